@@ -1,0 +1,1 @@
+"""The shared contract of rxflow: signed envelopes, event schemas, keys and verification."""

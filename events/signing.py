@@ -1,0 +1,79 @@
+"""Ed25519 keys and signatures, with their text encodings on the wire."""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+
+def b64encode(data: bytes) -> str:
+    """URL-safe base64 without padding, the text form of keys and signatures."""
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def b64decode(text: str) -> bytes:
+    """Inverse of b64encode; raises ValueError on anything that is not canonical base64url."""
+    if not isinstance(text, str) or any(c in text for c in "=+/ \n"):
+        raise ValueError("not unpadded base64url")
+    data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    if b64encode(data) != text:  # refuse non-canonical encodings: one signature, one spelling
+        raise ValueError("non-canonical base64url")
+    return data
+
+
+def public_key_text(key: Ed25519PublicKey) -> str:
+    """The raw 32-byte public key as base64url."""
+    raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return b64encode(raw)
+
+
+def load_public_key(text: str) -> Ed25519PublicKey:
+    """Parse a base64url raw Ed25519 public key."""
+    return Ed25519PublicKey.from_public_bytes(b64decode(text))
+
+
+def private_key_pem(key: Ed25519PrivateKey) -> bytes:
+    """PKCS#8 PEM of a private key, for a 0600 key file."""
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+
+
+def load_private_key_pem(pem: bytes) -> Ed25519PrivateKey:
+    """Parse a PKCS#8 PEM Ed25519 private key."""
+    key = serialization.load_pem_private_key(pem, password=None)
+    if not isinstance(key, Ed25519PrivateKey):
+        raise ValueError("not an Ed25519 private key")
+    return key
+
+
+def verify_signature(public_key: Ed25519PublicKey, signature_text: str, message: bytes) -> bool:
+    """True when signature_text is a valid Ed25519 signature of message."""
+    try:
+        public_key.verify(b64decode(signature_text), message)
+    except (InvalidSignature, ValueError):
+        return False
+    return True
+
+
+@dataclass(frozen=True)
+class Signer:
+    """An actor's signing identity: who signs, with which key, in which role."""
+
+    actor_id: str
+    role: str
+    key_id: str
+    private_key: Ed25519PrivateKey
+    org_id: str | None = None
+
+    def sign(self, message: bytes) -> str:
+        """Sign message; return the signature as base64url."""
+        return b64encode(self.private_key.sign(message))
+
+    @property
+    def public_key(self) -> Ed25519PublicKey:
+        return self.private_key.public_key()

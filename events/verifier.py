@@ -1,0 +1,161 @@
+"""The verifier: raw bytes from the log in, a verified event or a precise rejection out.
+
+Order matters. The signature is checked over the bytes as received (their canonical form)
+before the payload is parsed or upcast, so nothing unauthenticated is ever interpreted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import ValidationError
+
+from events.authority import AUTHORITY, SIGNER_FIELDS, Permission
+from events.canonical import signed_part, strict_loads
+from events.catalog import DEFAULT_CATALOG, Catalog
+from events.envelope import ENVELOPE_FIELDS, MAX_MESSAGE_BYTES, Envelope
+from events.keyring import Keyring
+from events.rejection import Reason, Rejected
+from events.signing import verify_signature
+from events.upcasting import UPCASTERS, Upcasters, UnknownVersion
+
+# How far occurred_at may stray from the broker's append time when that time is known:
+# a key holder must not be able to backdate events to before the key was revoked.
+MAX_CLOCK_SKEW = timedelta(minutes=10)
+
+
+@dataclass(frozen=True)
+class Accepted:
+    event: Envelope[Any]
+    raw: bytes
+
+
+def _first_error(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    where = ".".join(str(p) for p in err["loc"]) or "envelope"
+    return f"{where}: {err['msg']}"
+
+
+class Verifier:
+    """Verifies log messages against a keyring, the authority table and the schemas."""
+
+    def __init__(
+        self,
+        keyring: Keyring,
+        catalog: Catalog = DEFAULT_CATALOG,
+        upcasters: Upcasters = UPCASTERS,
+        authority: dict[str, Permission] = AUTHORITY,
+    ) -> None:
+        self.keyring = keyring
+        self.catalog = catalog
+        self.upcasters = upcasters
+        self.authority = authority
+
+    def verify(self, raw: bytes, received_at: datetime | None = None) -> Accepted | Rejected:
+        """Check one message; never raises for bad input."""
+        if len(raw) > MAX_MESSAGE_BYTES:
+            return Rejected(Reason.OVERSIZED, f"{len(raw)} bytes > {MAX_MESSAGE_BYTES}")
+        try:
+            obj = strict_loads(raw)
+        except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+            return Rejected(Reason.NOT_JSON, str(exc)[:200])
+        header = self._header(obj)
+        if isinstance(header, Rejected):
+            return header
+        return self._check(obj, header, raw, received_at)
+
+    def _header(self, obj: Any) -> Envelope[Any] | Rejected:
+        if not isinstance(obj, dict):
+            return Rejected(Reason.SCHEMA_VIOLATION, "envelope is not a JSON object")
+        missing = [f for f in ENVELOPE_FIELDS if f not in obj]
+        extra = sorted(set(obj) - set(ENVELOPE_FIELDS))
+        if missing or extra:
+            return Rejected(Reason.SCHEMA_VIOLATION, f"missing {missing}, unexpected {extra}")
+        if not isinstance(obj["payload"], dict):
+            return Rejected(Reason.SCHEMA_VIOLATION, "payload is not a JSON object")
+        try:
+            return Envelope[Any].model_validate(obj)
+        except ValidationError as exc:
+            return Rejected(Reason.SCHEMA_VIOLATION, _first_error(exc), _event_id(obj))
+
+    def _check(
+        self, obj: dict[str, Any], head: Envelope[Any], raw: bytes, received_at: datetime | None
+    ) -> Accepted | Rejected:
+        eid = str(head.event_id)
+        key = self.keyring.get(head.key_id)
+        if key is None:
+            return Rejected(Reason.UNKNOWN_KEY, f"key {head.key_id!r} is not registered", eid)
+        if key.actor_id != head.actor:
+            return Rejected(
+                Reason.KEY_ACTOR_MISMATCH, f"key {key.key_id} belongs to {key.actor_id}", eid
+            )
+        if not key.valid_at(head.occurred_at):
+            return Rejected(Reason.KEY_NOT_VALID, _validity(key, head.occurred_at), eid)
+        if not verify_signature(key.public_key, head.signature, signed_part(obj)):
+            return Rejected(Reason.BAD_SIGNATURE, "signature does not match the content", eid)
+        if received_at is not None and abs(received_at - head.occurred_at) > MAX_CLOCK_SKEW:
+            return Rejected(Reason.CLOCK_SKEW, f"occurred_at {head.occurred_at} vs log {received_at}", eid)
+        if not self.catalog.knows(head.type):
+            return Rejected(Reason.UNKNOWN_TYPE, f"unknown event type {head.type!r}", eid)
+        permission = self.authority.get(head.type)
+        if permission is None:
+            return Rejected(Reason.UNKNOWN_TYPE, f"no authority for {head.type!r}", eid)
+        if head.producer != permission.producer:
+            return Rejected(
+                Reason.WRONG_PRODUCER, f"{head.type} comes from {permission.producer}, not {head.producer}", eid
+            )
+        if key.role not in permission.roles:
+            return Rejected(Reason.WRONG_ACTOR_ROLE, f"role {key.role} may not emit {head.type}", eid)
+        return self._parse(obj, head, key.org_id, raw)
+
+    def _parse(
+        self, obj: dict[str, Any], head: Envelope[Any], org_id: str | None, raw: bytes
+    ) -> Accepted | Rejected:
+        eid = str(head.event_id)
+        current = self.catalog.current_version(head.type)
+        try:
+            payload = self.upcasters.upcast(head.type, head.schema_version, current, obj["payload"])
+        except UnknownVersion as exc:
+            return Rejected(Reason.UNKNOWN_SCHEMA_VERSION, str(exc), eid)
+        try:
+            event = self.catalog.parse({**obj, "schema_version": current, "payload": payload})
+        except ValidationError as exc:
+            return Rejected(Reason.SCHEMA_VIOLATION, _first_error(exc), eid)
+        problem = _binding_problem(event, org_id)
+        if problem:
+            return Rejected(Reason.ACTOR_MISMATCH if "names" in problem else Reason.SCHEMA_VIOLATION, problem, eid)
+        return Accepted(event, raw)
+
+
+def _binding_problem(event: Envelope[Any], org_id: str | None) -> str | None:
+    """The payload must belong to its stream and name its signer where it names anyone."""
+    payload = event.payload
+    own_id = getattr(payload, "prescription_id", None) or getattr(payload, "key_id", None)
+    if own_id is not None and str(own_id) != event.stream_id:
+        return f"stream_id {event.stream_id} does not match the payload's id {own_id}"
+    fields = SIGNER_FIELDS.get(event.type)
+    if fields and fields.actor and getattr(payload, fields.actor) != event.actor:
+        return f"payload {fields.actor} names {getattr(payload, fields.actor)}, signed by {event.actor}"
+    if fields and fields.org and getattr(payload, fields.org) != org_id:
+        return f"payload {fields.org} names {getattr(payload, fields.org)}, the key's org is {org_id}"
+    return None
+
+
+def _validity(key: Any, at: datetime) -> str:
+    if key.revoked_at is not None and at >= key.revoked_at:
+        return f"key {key.key_id} was revoked at {key.revoked_at}, event at {at}"
+    if key.valid_from is not None and at < key.valid_from:
+        return f"key {key.key_id} not yet valid at {at} (from {key.valid_from})"
+    return f"key {key.key_id} expired at {key.valid_until}, event at {at}"
+
+
+def _event_id(obj: dict[str, Any]) -> str | None:
+    value = obj.get("event_id")
+    return value if isinstance(value, str) else None
+
+
+def verify(raw: bytes, keyring: Keyring, received_at: datetime | None = None) -> Accepted | Rejected:
+    """Verify one message with the default catalog, upcasters and authority table."""
+    return Verifier(keyring).verify(raw, received_at)

@@ -1,0 +1,1 @@
+"""Running rxflow locally: brokers, databases, identities and the service runner."""

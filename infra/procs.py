@@ -1,0 +1,118 @@
+"""Child processes of the local launchers: start, wait, stop, kill, free ports."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import ExitStack
+from pathlib import Path
+
+
+class LaunchError(RuntimeError):
+    """A child process did not come up (the message carries the tail of its log)."""
+
+
+class Child:
+    """One long-running binary whose output goes to a log file."""
+
+    def __init__(self, name: str, argv: Sequence[str], log_path: Path, env: Mapping[str, str]):
+        self.name = name
+        self.argv = list(argv)
+        self.log_path = log_path
+        self.env = dict(env)
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        """Spawn the process, appending stdout and stderr to its log file."""
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "ab") as log:
+            log.write(f"\n=== start {time.strftime('%Y-%m-%dT%H:%M:%S')}: {self.argv}\n".encode())
+            log.flush()
+            # Own session: Ctrl-C in the developer's terminal must reach us, not the brokers,
+            # so they are stopped in order and not half-killed.
+            self.proc = subprocess.Popen(
+                self.argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                env=self.env, start_new_session=True,
+            )
+
+    @property
+    def pid(self) -> int | None:
+        """Process id, or None if never started."""
+        return self.proc.pid if self.proc else None
+
+    def alive(self) -> bool:
+        """True while the process runs."""
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, timeout: float) -> None:
+        """SIGTERM, then SIGKILL if still running after timeout seconds."""
+        if not self.alive():
+            return
+        self._signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout)  # type: ignore[union-attr]
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+    def signal_kill(self) -> None:
+        """Send SIGKILL to the whole process group without waiting."""
+        if self.proc is not None:
+            self._signal(signal.SIGKILL)
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group, as a crash would, and reap it."""
+        if self.proc is None:
+            return
+        self._signal(signal.SIGKILL)
+        self.proc.wait(5)
+
+    def _signal(self, sig: signal.Signals) -> None:
+        try:
+            os.killpg(self.proc.pid, sig)  # type: ignore[union-attr]
+        except ProcessLookupError:
+            pass
+
+    def log_tail(self, lines: int = 25) -> str:
+        """Last lines of the log, to explain a failure."""
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return "(no log)"
+        return "\n".join(text.splitlines()[-lines:])
+
+
+def wait_until(ready: Callable[[], bool], *, timeout: float, child: Child, what: str) -> None:
+    """Poll ready() until true; fail fast if the child dies, fail after timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if not child.alive():
+            code = child.proc.returncode if child.proc else None
+            raise LaunchError(f"{child.name} exited ({code}) before {what}:\n{child.log_tail()}")
+        if ready():
+            return
+        if time.monotonic() > deadline:
+            raise LaunchError(f"{child.name}: no {what} after {timeout:.0f}s:\n{child.log_tail()}")
+        time.sleep(0.1)
+
+
+def free_ports(count: int) -> list[int]:
+    """count distinct TCP ports free on 127.0.0.1 right now."""
+    # Hold every socket until all are chosen, so the kernel cannot hand out one port twice.
+    with ExitStack() as stack:
+        socks = [stack.enter_context(socket.socket()) for _ in range(count)]
+        for sock in socks:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in socks]
+
+
+def port_open(port: int, host: str = "127.0.0.1") -> bool:
+    """True if something accepts TCP connections on host:port."""
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
