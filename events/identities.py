@@ -16,6 +16,7 @@ from events.directory import DEMO_ACTORS, Actor
 from events.keyring import ROOT_ACTOR, Keyring
 from events.schemas import KeyRegistered
 from events.seal import seal
+from events.secrets_store import LocalSecrets, load_secrets, write_private, write_secrets
 from events.sequence import ProducerSequence
 from events.signing import (
     Signer,
@@ -32,14 +33,6 @@ ACTORS_FILE = "actors.json"
 KEY_EVENTS_FILE = "key-events.jsonl"
 
 
-def _write_private(path: Path, key: Ed25519PrivateKey) -> None:
-    # Created 0600 from the start: never a moment when another user could read it.
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(private_key_pem(key))
-    os.chmod(path, 0o600)
-
-
 @dataclass
 class Identities:
     """Keys of the platform root and every actor, loaded from one directory."""
@@ -47,6 +40,7 @@ class Identities:
     root: Signer
     signers: dict[str, Signer]
     key_events: list[bytes] = field(default_factory=list)
+    secrets: LocalSecrets | None = None
 
     def signer(self, actor_id: str) -> Signer:
         """The signing identity of one actor."""
@@ -87,7 +81,7 @@ def generate_identities(
     os.chmod(out_dir / KEYS_DIR, 0o700)
     now = valid_from or datetime.now(UTC)
     root_key = Ed25519PrivateKey.generate()
-    _write_private(out_dir / KEYS_DIR / f"{ROOT_KEY_ID}.pem", root_key)
+    write_private(out_dir / KEYS_DIR / f"{ROOT_KEY_ID}.pem", private_key_pem(root_key))
     (out_dir / "root.pub").write_text(public_key_text(root_key.public_key()) + "\n")
     root = Signer(ROOT_ACTOR, Role.ROOT, ROOT_KEY_ID, root_key)
     seq = ProducerSequence("platform")
@@ -95,14 +89,14 @@ def generate_identities(
     for actor in actors:
         key_id = f"{actor.actor_id}-k1"
         key = Ed25519PrivateKey.generate()
-        _write_private(out_dir / KEYS_DIR / f"{key_id}.pem", key)
+        write_private(out_dir / KEYS_DIR / f"{key_id}.pem", private_key_pem(key))
         signer = Signer(actor.actor_id, actor.role, key_id, key, actor.org_id)
         signers[actor.actor_id] = signer
         events.append(_key_event(root, signer, seq.next(), now))
         directory.append({**actor.__dict__, "role": actor.role.value, "key_id": key_id})
     (out_dir / ACTORS_FILE).write_text(json.dumps(directory, ensure_ascii=False, indent=2))
     (out_dir / KEY_EVENTS_FILE).write_bytes(b"".join(e + b"\n" for e in events))
-    return Identities(root, signers, events)
+    return Identities(root, signers, events, write_secrets(out_dir, signers))
 
 
 def load_identities(out_dir: Path) -> Identities:
@@ -115,7 +109,7 @@ def load_identities(out_dir: Path) -> Identities:
         key = load_private_key_pem((out_dir / KEYS_DIR / f"{row['key_id']}.pem").read_bytes())
         signers[row["actor_id"]] = Signer(row["actor_id"], Role(row["role"]), row["key_id"], key, row["org_id"])
     lines = (out_dir / KEY_EVENTS_FILE).read_bytes().splitlines()
-    return Identities(root, signers, [line for line in lines if line])
+    return Identities(root, signers, [line for line in lines if line], load_secrets(out_dir))
 
 
 def load_root_public_key(out_dir: Path) -> Keyring:

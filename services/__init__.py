@@ -1,0 +1,1 @@
+"""rxflow services."""

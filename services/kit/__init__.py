@@ -1,0 +1,1 @@
+"""What every rxflow service shares: store, outbox, consumer pipeline, keys, auth, app builder."""

@@ -1,0 +1,81 @@
+"""The consumer pipeline every service shares: verify, dedupe, keep, fold, react, in one transaction."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from events.envelope import Envelope
+from events.lifecycle import Prescription, fold
+from events.rejection import Rejected
+from events.schemas import KeyRegistered, KeyRevoked
+from events.verifier import Accepted, Verifier
+from services.kit.db import Database
+from services.kit.store import Delivery, EventStore
+
+log = logging.getLogger(__name__)
+
+# What a service does with an applied event: update read models, maybe decide new events.
+React = Callable[[AsyncSession, Envelope[Any], Prescription], Awaitable[None]]
+
+
+@dataclass
+class Outcome:
+    status: str  # accepted, duplicate, rejected, void
+    detail: str = ""
+
+
+def kafka_time(raw_message: Any) -> datetime | None:
+    """The broker's append time of a record, when the broker gives one."""
+    ts = getattr(raw_message, "timestamp", None)
+    return datetime.fromtimestamp(ts / 1000, UTC) if isinstance(ts, int) and ts > 0 else None
+
+
+class Consumer:
+    """Turns raw log messages into applied events, exactly once per event_id."""
+
+    def __init__(self, db: Database, store: EventStore, verifier: Verifier, react: React,
+                 after_commit: Callable[[], None] = lambda: None) -> None:
+        self.db, self.store, self.verifier, self.react = db, store, verifier, react
+        self.after_commit = after_commit
+
+    async def handle(self, raw: bytes, where: Delivery, log_time: datetime | None = None) -> Outcome:
+        """Process one message; an exception means a broken dependency and the message is redelivered."""
+        result = self.verifier.verify(raw, received_at=log_time)
+        if isinstance(result, Rejected):
+            async with self.db.write() as s:
+                await self.store.record_rejection(s, result, raw, where)
+            log.warning("rejected message at %s/%s: %s", where.topic, where.offset, result.describe())
+            return Outcome("rejected", result.describe())
+        return await self._apply(result, where)
+
+    async def _apply(self, accepted: Accepted, where: Delivery) -> Outcome:
+        event = accepted.event
+        if isinstance(event.payload, KeyRegistered | KeyRevoked):
+            self.verifier.keyring.apply(event.payload)
+            return Outcome("accepted", "key event")
+        eid = str(event.event_id)
+        async with self.db.write() as s:
+            if await self.store.seen(s, eid):
+                return Outcome("duplicate")
+            await self.store.record_consumed(s, event, accepted.raw, where)
+            state, voids = fold(event.stream_id, await self.store.load(s, event.stream_id))
+            void = next((v for v in voids if v.event_id == eid), None)
+            if void is not None:
+                await self.store.mark_void(s, eid, void.reason)
+            await self.react(s, event, state)
+        self.after_commit()
+        if void is not None:
+            log.info("void event %s (%s): %s", eid, event.type, void.reason)
+            return Outcome("void", void.reason)
+        return Outcome("accepted")
+
+
+def delivery_now(topic: str, partition: int | None = None, offset: int | None = None) -> Delivery:
+    """A Delivery stamped with the current time."""
+    return Delivery(topic, partition, offset, datetime.now(UTC))

@@ -1,0 +1,20 @@
+"""Refusals: what a domain function raises when an action is not allowed. Pure, no web imports."""
+
+from __future__ import annotations
+
+
+class Refused(Exception):
+    """A business refusal with a reason code and a sentence; HTTP maps it to 409 (or 404)."""
+
+    status = 409
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason, self.message = reason, message
+
+
+class NotFound(Refused):
+    status = 404
+
+    def __init__(self, what: str) -> None:
+        super().__init__("not_found", f"{what} not found")

@@ -1,0 +1,45 @@
+"""HTTP conventions shared by the services: who is calling, and errors that say why."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.responses import JSONResponse
+
+from events.secrets_store import token_digest
+from events.signing import Signer
+from services.kit.errors import NotFound, Refused
+
+__all__ = ["ActorDep", "NotFound", "Refused", "current_actor", "install_error_handlers", "require_role"]
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Refusals become 409/404 with a reason code and a sentence."""
+
+    @app.exception_handler(Refused)
+    async def _refused(_request: Request, exc: Refused) -> JSONResponse:
+        return JSONResponse({"detail": {"reason": exc.reason, "message": exc.message}}, exc.status)
+
+
+
+def current_actor(request: Request) -> Signer:
+    """The actor behind the bearer token; 401 without one, 403 if this service does not act for them."""
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise HTTPException(401, {"reason": "unauthenticated", "message": "Bearer token required"})
+    keystore = request.app.state.service.keystore
+    actor_id = keystore.token_digests.get(token_digest(token.strip()))
+    if actor_id is None:
+        raise HTTPException(403, {"reason": "forbidden", "message": "token not valid for this service"})
+    return keystore.signer(actor_id)
+
+
+ActorDep = Annotated[Signer, Depends(current_actor)]
+
+
+def require_role(actor: Signer, *roles: str) -> None:
+    """403 unless the actor holds one of the roles."""
+    if actor.role not in roles:
+        raise HTTPException(403, {"reason": "forbidden", "message": f"role {actor.role} may not do this"})

@@ -1,0 +1,204 @@
+"""A running service: database, event store, keys, broker, consumer, outbox and HTTP app."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID, uuid4
+
+from fastapi import APIRouter, FastAPI
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker, KafkaMessage
+from sqlalchemy import MetaData
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from events.authority import Role
+from events.envelope import Envelope
+from events.lifecycle import Prescription, fold
+from events.verifier import Verifier
+from services.kit import tables
+from services.kit.consumer import Consumer, kafka_time
+from services.kit.db import Database
+from services.kit.http import NotFound, Refused, install_error_handlers
+from services.kit.keystore import load_keystore
+from services.kit.outbox import Outbox
+from services.kit.settings import ServiceSettings
+from services.kit.store import Decision, Delivery, EventStore, VersionConflict
+
+log = logging.getLogger(__name__)
+
+Project = Callable[[AsyncSession, Prescription], Awaitable[None]]
+Decide = Callable[[Prescription], Sequence[Decision]]
+
+
+@dataclass
+class ServiceSpec:
+    """What makes one service different from another; everything else is shared."""
+
+    name: str  # the producer name in the authority table
+    title: str
+    roles: frozenset[Role]
+    service_actor: str | None
+    metadata: MetaData  # read-model tables
+    project: Project  # write the read model of one prescription
+    react: Callable[[Service, Envelope[Any], Prescription], Sequence[Decision]] | None = None
+    routers: Sequence[APIRouter] = ()
+    background: Sequence[Callable[[Service], Awaitable[None]]] = ()
+    static_dir: str | None = None
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Service:
+    spec: ServiceSpec
+    settings: ServiceSettings
+    clock: Callable[[], datetime] = utc_now
+    new_id: Callable[[], UUID] = uuid4
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        s = self.settings
+        self.db = Database(s.database_url)
+        self.store = EventStore(self.spec.name, s.events_topic)
+        self.keystore = load_keystore(s.keys_dir, set(self.spec.roles), self.spec.service_actor)
+        skew = timedelta(seconds=s.max_clock_skew_s) if s.max_clock_skew_s else None
+        self.verifier = Verifier(self.keystore.keyring, max_clock_skew=skew)
+        self.broker = KafkaBroker(s.bootstrap, enable_idempotence=False, acks="all",
+                                  client_id=f"rxflow-{self.spec.name}")
+        self.outbox = Outbox(self.db, self.broker, s.outbox_batch)
+        self.consumer = Consumer(self.db, self.store, self.verifier, self._react, self.outbox.wake)
+        self._subscribe()
+        self.http = self._build_http()
+
+    def _subscribe(self) -> None:
+        s = self.settings
+        opts = dict(auto_offset_reset="earliest", session_timeout_ms=s.session_timeout_ms,
+                    heartbeat_interval_ms=s.heartbeat_interval_ms)
+
+        # Acknowledged only after the transaction commits; an exception (database down)
+        # leaves the offset uncommitted and the message comes again: nothing is lost.
+        @self.broker.subscriber(s.events_topic, group_id=self.spec.name, ack_policy=AckPolicy.NACK_ON_ERROR,
+                                title=f"on_prescription_event ({self.spec.name})", **opts)
+        async def on_prescription_event(msg: KafkaMessage) -> None:
+            raw = msg.raw_message
+            where = Delivery(raw.topic, raw.partition, raw.offset, utc_now())
+            await self.consumer.handle(msg.body, where, kafka_time(raw))
+
+        @self.broker.subscriber(s.keys_topic, group_id=f"{self.spec.name}.keys",
+                                ack_policy=AckPolicy.NACK_ON_ERROR, title="on_key_event", **opts)
+        async def on_key_event(msg: KafkaMessage) -> None:
+            raw = msg.raw_message
+            await self.consumer.handle(msg.body, Delivery(raw.topic, raw.partition, raw.offset, utc_now()))
+
+    async def _react(self, session: AsyncSession, event: Envelope[Any], state: Prescription) -> None:
+        if self.spec.react is not None and state.version == event.stream_version:
+            decisions = self.spec.react(self, event, state)
+            if decisions:
+                await self.store.append(session, state.prescription_id, state.version, decisions, self.clock())
+                state, _ = fold(state.prescription_id, await self.store.load(session, state.prescription_id))
+        await self.spec.project(session, state)
+
+    async def execute(self, stream_id: str, decide: Decide, attempts: int = 3) -> Prescription:
+        """Load and fold a stream, decide, append and project in one transaction."""
+        for _ in range(attempts):
+            try:
+                async with self.db.write() as s:
+                    history = await self.store.load(s, stream_id)
+                    if not history:
+                        raise NotFound(f"prescription {stream_id}")
+                    state, _ = fold(stream_id, history)
+                    decisions = decide(state)
+                    await self.store.append(s, stream_id, state.version, decisions, self.clock())
+                    state, _ = fold(stream_id, await self.store.load(s, stream_id))
+                    await self.spec.project(s, state)
+                self.outbox.wake()
+                return state
+            except VersionConflict:
+                continue  # another writer won this version: reload and decide again
+        raise Refused("conflict", "the prescription changed concurrently; try again")
+
+    async def start_stream(self, stream_id: str, decisions: Sequence[Decision]) -> Prescription:
+        """Append the first events of a new stream (a new prescription)."""
+        async with self.db.write() as s:
+            await self.store.append(s, stream_id, 0, decisions, self.clock())
+            state, _ = fold(stream_id, await self.store.load(s, stream_id))
+            await self.spec.project(s, state)
+        self.outbox.wake()
+        return state
+
+    async def state(self, stream_id: str) -> Prescription:
+        """The current folded state of a prescription, or 404."""
+        async with self.db.read() as s:
+            history = await self.store.load(s, stream_id)
+        if not history:
+            raise NotFound(f"prescription {stream_id}")
+        return fold(stream_id, history)[0]
+
+    async def wait_confirmed(self, stream_id: str, timeout_s: float = 5.0) -> bool:
+        """Wait until this service's events on the stream have come back from the log."""
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while True:
+            async with self.db.read() as s:
+                if not await self.store.pending(s, stream_id):
+                    return True
+            if asyncio.get_running_loop().time() > deadline:
+                return False
+            await asyncio.sleep(0.02)
+
+    async def start(self) -> None:
+        """Create tables, connect to the broker, start the outbox and background loops."""
+        await self.db.create_all(tables.metadata, self.spec.metadata)
+        await self.broker.start()
+        self._tasks.append(asyncio.create_task(self.outbox.run(), name="outbox"))
+        for loop in self.spec.background:
+            self._tasks.append(asyncio.create_task(loop(self), name=getattr(loop, "__name__", "loop")))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+        await self.broker.stop()
+        await self.db.close()
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[Service]:
+        await self.start()
+        try:
+            yield self
+        finally:
+            await self.stop()
+
+    def _build_http(self) -> FastAPI:
+        @contextlib.asynccontextmanager
+        async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+            if not getattr(_app.state, "started_outside", False):
+                async with self.running():
+                    yield
+            else:
+                yield
+
+        app = FastAPI(title=self.spec.title, lifespan=lifespan)
+        app.state.service = self
+        install_error_handlers(app)
+        for router in self.spec.routers:
+            app.include_router(router)
+
+        @app.get("/health", tags=["ops"])
+        async def health() -> dict[str, Any]:
+            return {"service": self.spec.name, "outbox_published": self.outbox.published}
+
+        if self.spec.static_dir:
+            from fastapi.staticfiles import StaticFiles
+            app.mount("/static", StaticFiles(directory=self.spec.static_dir), name="static")
+        return app

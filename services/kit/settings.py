@@ -1,0 +1,43 @@
+"""Settings every service shares; each service subclasses with its own env prefix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    """Where the broker, the database and the keys are; refuses what would be unsafe."""
+
+    model_config = SettingsConfigDict(extra="ignore")
+
+    database_url: str = Field(description="SQLAlchemy async URL of this service's own database")
+    bootstrap: str = Field(default="127.0.0.1:9092", description="Kafka bootstrap servers")
+    keys_dir: Path = Field(default=Path("var/keys"), description="identities made by infra.identities")
+    events_topic: str = "rx.events"
+    keys_topic: str = "rx.keys"
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    # Refuse events whose occurred_at strays from the broker's append time (backdating);
+    # off only where a test drives a fake clock.
+    max_clock_skew_s: int | None = Field(default=600, ge=1)
+    outbox_batch: int = Field(default=500, ge=1, le=10_000)
+    # Tansu needs short sessions for group joins to be quick (DESIGN.md: Brokers).
+    session_timeout_ms: int = Field(default=6000, ge=1000)
+    heartbeat_interval_ms: int = Field(default=500, ge=100)
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, url: str) -> str:
+        if not (url.startswith("sqlite+aiosqlite://") or url.startswith("postgresql+asyncpg://")):
+            raise ValueError("database_url must use sqlite+aiosqlite:// or postgresql+asyncpg://")
+        return url
+
+    @field_validator("keys_dir")
+    @classmethod
+    def _keys_exist(cls, path: Path) -> Path:
+        if not (path / "actors.json").exists():
+            raise ValueError(f"no identities in {path}: run `make identities` first")
+        return path

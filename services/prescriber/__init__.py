@@ -1,0 +1,1 @@
+"""Prescriber: the village clinic doctor issues, cancels and follows e-prescriptions."""
