@@ -80,3 +80,22 @@ def signed_issue(doctor: Signer, *, seq: int = 1, at: datetime = T0, **kw: objec
         producer_seq=seq,
         occurred_at=at,
     )
+
+
+class StreamWriter:
+    """Writes one prescription's history as the upstream services would: versions and seqs counted."""
+
+    _seqs: dict[str, int] = {}
+
+    def __init__(self, prescription_id: UUID, at: datetime = T0) -> None:
+        self.prescription_id = prescription_id
+        self.version = 0
+        self.at = at
+
+    def emit(self, payload, producer: str, signer: Signer, *, minutes_later: float = 1) -> bytes:  # type: ignore[no-untyped-def]
+        """Seal the next event of the stream, a little later than the previous one."""
+        self.version += 1
+        seq = StreamWriter._seqs[producer] = StreamWriter._seqs.get(producer, 0) + 1
+        self.at = self.at + timedelta(minutes=minutes_later)
+        return seal(payload, stream_id=str(self.prescription_id), stream_version=self.version, producer=producer,
+                    signer=signer, producer_seq=seq, occurred_at=self.at)
