@@ -20,6 +20,8 @@ class Reason(StrEnum):
     WRONG_PRODUCER = "wrong_producer"
     WRONG_ACTOR_ROLE = "wrong_actor_role"
     ACTOR_MISMATCH = "actor_mismatch"  # the payload names someone other than the signer
+    # Not the verifier's: a consumer's verdict on an event already on the log at another position.
+    REPLAYED = "replayed"
 
 
 @dataclass(frozen=True)

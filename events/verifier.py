@@ -21,8 +21,9 @@ from events.rejection import Reason, Rejected
 from events.signing import verify_signature
 from events.upcasting import UPCASTERS, UnknownVersion, Upcasters
 
-# How far occurred_at may stray from the broker's append time when that time is known:
-# a key holder must not be able to backdate events to before the key was revoked.
+# How far occurred_at may lie behind the broker's append time when that time is known:
+# a key holder must not be able to backdate events to before the key was revoked. A
+# future date escapes nothing (the key must still be valid then), so it is not refused here.
 MAX_CLOCK_SKEW = timedelta(minutes=10)
 
 
@@ -98,8 +99,8 @@ class Verifier:
         if not verify_signature(key.public_key, head.signature, signed_part(obj)):
             return Rejected(Reason.BAD_SIGNATURE, "signature does not match the content", eid)
         skew = self.max_clock_skew
-        if received_at is not None and skew is not None and abs(received_at - head.occurred_at) > skew:
-            return Rejected(Reason.CLOCK_SKEW, f"occurred_at {head.occurred_at} vs log {received_at}", eid)
+        if received_at is not None and skew is not None and received_at - head.occurred_at > skew:
+            return Rejected(Reason.CLOCK_SKEW, f"occurred_at {head.occurred_at} is backdated against the log time {received_at}", eid)
         if not self.catalog.knows(head.type):
             return Rejected(Reason.UNKNOWN_TYPE, f"unknown event type {head.type!r}", eid)
         permission = self.authority.get(head.type)

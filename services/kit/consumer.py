@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from events.envelope import Envelope
 from events.lifecycle import Prescription, fold
-from events.rejection import Rejected
+from events.rejection import Reason, Rejected
 from events.schemas import KeyRegistered, KeyRevoked
 from events.verifier import Accepted, Verifier
 from services.kit.db import Database
@@ -61,8 +61,9 @@ class Consumer:
             return Outcome("accepted", "key event")
         eid = str(event.event_id)
         async with self.db.write() as s:
-            if await self.store.seen(s, eid):
-                return Outcome("duplicate")
+            first = await self.store.first_seen(s, eid)
+            if first is not None:
+                return await self._duplicate(s, accepted, where, first)
             await self.store.record_consumed(s, event, accepted.raw, where)
             state, voids = fold(event.stream_id, await self.store.load(s, event.stream_id))
             void = next((v for v in voids if v.event_id == eid), None)
@@ -74,6 +75,17 @@ class Consumer:
             log.info("void event %s (%s): %s", eid, event.type, void.reason)
             return Outcome("void", void.reason)
         return Outcome("accepted")
+
+
+    async def _duplicate(self, s: AsyncSession, accepted: Accepted, where: Delivery, first: Delivery) -> Outcome:
+        # The same position again is Kafka redelivering (at least once): nothing to say. The
+        # same event at another position is a second copy on the log: a replay, recorded.
+        if (first.topic, first.partition, first.offset) == (where.topic, where.partition, where.offset):
+            return Outcome("duplicate")
+        at = f"{first.topic}/{first.partition}@{first.offset}"
+        rejected = Rejected(Reason.REPLAYED, f"event already consumed from {at}", str(accepted.event.event_id))
+        await self.store.record_rejection(s, rejected, accepted.raw, where)
+        return Outcome("rejected", rejected.describe())
 
 
 def delivery_now(topic: str, partition: int | None = None, offset: int | None = None) -> Delivery:

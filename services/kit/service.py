@@ -66,6 +66,9 @@ class Service:
 
     def __post_init__(self) -> None:
         s = self.settings
+        if s.clock_offset_s and self.clock is utc_now:
+            offset = timedelta(seconds=s.clock_offset_s)
+            self.clock = lambda: utc_now() + offset
         self.db = Database(s.database_url)
         self.store = EventStore(self.spec.name, s.events_topic)
         self.keystore = load_keystore(s.keys_dir, set(self.spec.roles), self.spec.service_actor)

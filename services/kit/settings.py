@@ -23,6 +23,9 @@ class ServiceSettings(BaseSettings):
     # Refuse events whose occurred_at strays from the broker's append time (backdating);
     # off only where a test drives a fake clock.
     max_clock_skew_s: int | None = Field(default=600, ge=1)
+    # Demos and drills only: run the service as if it were this many seconds later (the demo
+    # uses it to show expiry without waiting a day). Future-dated events are not refused.
+    clock_offset_s: float = Field(default=0.0, ge=0.0)
     outbox_batch: int = Field(default=500, ge=1, le=10_000)
     # Tansu needs short sessions for group joins to be quick (DESIGN.md: Brokers).
     session_timeout_ms: int = Field(default=6000, ge=1000)

@@ -95,8 +95,15 @@ class EventStore:
 
     async def seen(self, session: AsyncSession, event_id: str) -> bool:
         """Has this event already been consumed from the log?"""
-        found = await session.execute(select(t.inbox.c.position).where(t.inbox.c.event_id == event_id))
-        return found.first() is not None
+        return await self.first_seen(session, event_id) is not None
+
+    async def first_seen(self, session: AsyncSession, event_id: str) -> Delivery | None:
+        """Where on the log this event was first consumed, if it was."""
+        found = (await session.execute(
+            select(t.inbox.c.topic, t.inbox.c.partition, t.inbox.c.offset, t.inbox.c.received_at)
+            .where(t.inbox.c.event_id == event_id)
+        )).first()
+        return Delivery(found.topic, found.partition, found.offset, found.received_at) if found else None
 
     async def record_consumed(
         self, session: AsyncSession, event: Envelope[Any], raw: bytes, where: Delivery

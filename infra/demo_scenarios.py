@@ -1,0 +1,79 @@
+"""The demo's prescriptions: every channel and every outcome, played through the real APIs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from infra.demo_client import Api
+
+DOCTORS = ("dr-wang", "dr-liu", "dr-li")
+# (drug code, name, dose, unit, frequency, days, quantity) from the shipped formulary.
+DRUGS = (
+    ("C08CA01-TAB-5MG", "氨氯地平片", "5", "mg", "qd", 7, "1"),
+    ("A10BA02-TAB-500MG", "二甲双胍片", "500", "mg", "bid", 7, "1"),
+    ("C10AA05-TAB-20MG", "阿托伐他汀钙片", "20", "mg", "qn", 7, "1"),
+    ("J01CA04-CAP-250MG", "阿莫西林胶囊", "500", "mg", "tid", 5, "2"),
+    ("A02BC01-CAP-20MG", "奥美拉唑肠溶胶囊", "20", "mg", "qd", 7, "1"),
+    ("C09AA02-TAB-10MG", "依那普利片", "10", "mg", "qd", 7, "1"),
+)
+CHANNEL = {
+    "hospital": ("hospital", "pharm-county"), "retail": ("retail", "pharm-renhe"),
+    "any_designated": ("any_designated", None), "released": ("retail", "pharm-baishou"),
+    "delivered": ("home_delivery", "pharm-county"), "delivery_failed": ("home_delivery", "pharm-county"),
+}
+# scenario -> the final state a person would expect to read back
+EXPECTED = {
+    "hospital": "dispensed", "retail": "dispensed", "any_designated": "dispensed", "released": "dispensed",
+    "delivered": "delivered", "delivery_failed": "returned", "flagged_approved": "dispensed",
+    "rejected": "rejected", "cancelled": "cancelled", "expired": "expired",
+}
+PHARMACIST = {"pharm-county": "ph-county", "pharm-renhe": "ph-renhe", "pharm-kangning": "ph-kangning",
+              "pharm-baishou": "ph-baishou"}
+
+
+def form(n: int, scenario: str) -> dict[str, Any]:
+    """A plausible prescription; flagged scenarios carry six drugs (处方管理办法 第六条 allows five)."""
+    channel, pharmacy = CHANNEL.get(scenario, ("hospital", "pharm-county"))
+    drugs = DRUGS if scenario in ("flagged_approved", "rejected") else (DRUGS[n % len(DRUGS)],)
+    body: dict[str, Any] = {
+        "patient_id_number": f"3301{n:06d}19550101"[:17] + "X",
+        "sex": "MF"[n % 2], "age_years": 45 + n % 40,
+        "diagnoses": [{"code": "I10", "name": "原发性高血压"}],
+        "items": [{"drug_code": c, "drug_name": name, "dose": d, "dose_unit": u, "frequency": f, "route": "po",
+                   "days": days, "quantity": q, "quantity_unit": "盒"} for c, name, d, u, f, days, q in drugs],
+        "channel": channel, "pharmacy_id": pharmacy, "valid_days": 1 + n % 3,
+    }
+    if channel == "home_delivery":
+        body["contact"] = {"name": f"患者{n}", "phone": f"138{n:08d}", "address": f"桥头村{n % 9 + 1}组{n}号"}
+    return body
+
+
+def dispense_lines(issued: dict[str, Any], n: int) -> list[dict[str, Any]]:
+    """Batch numbers and 20-digit trace codes for each item, as scanned at the counter."""
+    return [{"item_index": i, "drug_code": item["drug_code"], "quantity": item["quantity"],
+             "batch_no": f"B2026{n:04d}{i}", "trace_codes": [f"8{n:09d}{i:02d}{k:08d}" for k in range(1)]}
+            for i, item in enumerate(issued["items"])]
+
+
+async def fill(api: Api, pid: str, code: str, pharmacy: str, n: int, *, pickup: bool = True) -> None:
+    """Claim, then dispense with batch and trace codes (and the patient's code at the counter)."""
+    staff = PHARMACIST[pharmacy]
+    await api.until(lambda: api.status_in("pharmacy", pid, staff, "approved"), f"{pid} approved at {pharmacy}")
+    await api.call("pharmacy", "POST", f"/api/prescriptions/{pid}/claim", staff)
+    order = await api.call("pharmacy", "GET", f"/api/prescriptions/{pid}", staff)
+    body: dict[str, Any] = {"lines": dispense_lines(order["issued"], n)}
+    if pickup:
+        body["pickup_code"] = code
+    await api.call("pharmacy", "POST", f"/api/prescriptions/{pid}/dispense", staff, body)
+
+
+async def deliver(api: Api, pid: str, code: str, courier: str, *, fail: bool) -> None:
+    """Courier accepts, picks up, and delivers with the patient's code, or fails and returns."""
+    await api.until(lambda: api.status_in("delivery", pid, courier, "delivery_requested"), f"{pid} job")
+    for step in ("accept", "pickup"):
+        await api.call("delivery", "POST", f"/api/jobs/{pid}/{step}", courier)
+    if fail:
+        await api.call("delivery", "POST", f"/api/jobs/{pid}/fail", courier, {"reason": "患者不在家，电话无人接听"})
+        await api.call("delivery", "POST", f"/api/jobs/{pid}/return", courier)
+    else:
+        await api.call("delivery", "POST", f"/api/jobs/{pid}/deliver", courier, {"pickup_code": code})

@@ -1,0 +1,91 @@
+"""Helpers for tests that run the whole platform: read the log, count rows, wait for consumers."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+from collections import Counter
+from pathlib import Path
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+
+async def read_log(bootstrap: str, topic: str = "rx.events") -> list[bytes]:
+    """Every message on the topic, all partitions, from the start."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        if not parts:
+            await consumer._client.force_metadata_update()
+            parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        consumer.assign(parts)
+        ends = await consumer.end_offsets(parts)
+        await consumer.seek_to_beginning(*parts)
+        out: list[bytes] = []
+        while any((await consumer.position(p)) < ends[p] for p in parts):
+            for records in (await consumer.getmany(timeout_ms=1000)).values():
+                out.extend(r.value for r in records)
+        return out
+    finally:
+        await consumer.stop()
+
+
+async def republish(bootstrap: str, messages: list[bytes], topic: str = "rx.events") -> None:
+    """Put messages on the log again, keyed as the services key them: a redelivery of everything."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=False, acks="all")
+    await producer.start()
+    try:
+        for raw in messages:
+            key = json.loads(raw)["stream_id"].encode() if raw.startswith(b"{") else b"junk"
+            await producer.send(topic, raw, key=key)
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+
+async def wait_consumed(bootstrap: str, groups: list[str], topic: str = "rx.events", timeout_s: float = 60) -> None:
+    """Wait until every consumer group has committed up to the end of the topic."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    await admin.start()
+    await consumer.start()
+    try:
+        parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        if not parts:
+            await consumer._client.force_metadata_update()
+            parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        ends = await consumer.end_offsets(parts)
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        for group in groups:
+            while True:
+                committed = await admin.list_consumer_group_offsets(group)
+                if all(committed.get(p) is not None and committed[p].offset >= ends[p] for p in parts if ends[p]):
+                    break
+                if asyncio.get_running_loop().time() > deadline:
+                    raise TimeoutError(f"group {group} did not catch up: {committed} vs {ends}")
+                await asyncio.sleep(0.2)
+    finally:
+        await consumer.stop()
+        await admin.close()
+
+
+def row_counts(db_dir: Path, service: str) -> dict[str, int]:
+    """Row counts of a service's SQLite tables (read-only)."""
+    con = sqlite3.connect(f"file:{db_dir / f'{service}.db'}?mode=ro", uri=True)
+    try:
+        tables = [r[0] for r in con.execute("select name from sqlite_master where type='table'")]
+        return {t: con.execute(f'select count(*) from "{t}"').fetchone()[0] for t in tables}
+    finally:
+        con.close()
+
+
+def count_types(messages: list[bytes]) -> Counter[tuple[str, str]]:
+    """(stream_id, type) -> how many envelopes of that type the stream has on the log."""
+    out: Counter[tuple[str, str]] = Counter()
+    for raw in messages:
+        obj = json.loads(raw)
+        out[(obj["stream_id"], obj["type"])] += 1
+    return out

@@ -1,0 +1,115 @@
+"""One event-store contract, run against every store the services support: SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from uuid import uuid4
+
+import pytest
+from sqlalchemy import func, select
+
+from events.schemas import PrescriptionCancelled
+from services.kit import tables
+from services.kit.db import Database
+from services.kit.store import Decision, Delivery, EventStore, VersionConflict
+from tests.factories import T0, issued
+
+pytestmark = pytest.mark.integration
+_db_names = itertools.count()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def db(request, tmp_path):
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path}/store.db"
+    else:
+        server = request.getfixturevalue("postgres_server")
+        url = server.create_database(f"contract_{next(_db_names)}_{uuid4().hex[:6]}")
+    database = Database(url)
+    await database.create_all(tables.metadata)
+    yield database
+    await database.close()
+
+
+@pytest.fixture
+def doctor(identities):
+    return identities.signer("dr-wang")
+
+
+async def _count(db, table) -> int:
+    async with db.read() as s:
+        return (await s.execute(select(func.count()).select_from(table))).scalar_one()
+
+
+def _cancel(doctor, pid):
+    return Decision(PrescriptionCancelled(prescription_id=pid, doctor_id=doctor.actor_id, reason="重复开具"),
+                    doctor, uuid4())
+
+
+async def test_append_then_load_gives_the_events_back_in_order(db, doctor):
+    store, pid = EventStore("prescriber"), uuid4()
+    async with db.write() as s:
+        await store.append(s, str(pid), 0, [Decision(issued(doctor, pid), doctor, uuid4())], T0)
+        await store.append(s, str(pid), 1, [_cancel(doctor, pid)], T0)
+    async with db.read() as s:
+        loaded = await store.load(s, str(pid))
+    assert [e.type for e in loaded] == ["prescription.issued", "prescription.cancelled"]
+    assert [e.stream_version for e in loaded] == [1, 2]
+    assert [e.producer_seq for e in loaded] == [1, 2]
+    assert await _count(db, tables.outbox) == 2
+
+
+async def test_a_taken_version_is_a_conflict_and_the_transaction_leaves_nothing(db, doctor):
+    store, pid = EventStore("prescriber"), uuid4()
+    async with db.write() as s:
+        await store.append(s, str(pid), 0, [Decision(issued(doctor, pid), doctor, uuid4())], T0)
+    with pytest.raises(VersionConflict):
+        async with db.write() as s:
+            await store.append(s, str(pid), 0, [Decision(issued(doctor, pid), doctor, uuid4())], T0)
+    assert await _count(db, tables.events) == 1 and await _count(db, tables.outbox) == 1
+    async with db.write() as s:  # the failed transaction's sequence number was rolled back: no gap
+        await store.append(s, str(pid), 1, [_cancel(doctor, pid)], T0)
+    async with db.read() as s:
+        assert [e.producer_seq for e in await store.load(s, str(pid))] == [1, 2]
+
+
+async def test_concurrent_writers_of_one_version_exactly_one_wins(db, doctor):
+    store, pid = EventStore("prescriber"), uuid4()
+    async with db.write() as s:
+        await store.append(s, str(pid), 0, [Decision(issued(doctor, pid), doctor, uuid4())], T0)
+
+    async def writer() -> str:
+        try:
+            async with db.write() as s:
+                await store.append(s, str(pid), 1, [_cancel(doctor, pid)], T0)
+            return "won"
+        except VersionConflict:
+            return "lost"
+
+    results = await asyncio.gather(*(writer() for _ in range(8)))
+    assert results.count("won") == 1
+    async with db.read() as s:
+        seqs = (await s.execute(select(tables.events.c.producer_seq).order_by(tables.events.c.producer_seq))).scalars()
+        assert list(seqs) == [1, 2]  # losers left no gap in producer_seq
+
+
+async def test_consumed_events_are_seen_once_and_folded_before_pending_ones(db, doctor):
+    from events.verifier import read_verified
+    from events.seal import seal
+
+    store, pid = EventStore("review"), uuid4()
+    raw = seal(issued(doctor, pid), stream_id=str(pid), stream_version=1, producer="prescriber",
+               signer=doctor, producer_seq=1, occurred_at=T0)
+    event = read_verified(raw)
+    where = Delivery("rx.events", 0, 0, T0)
+    async with db.write() as s:
+        assert not await store.seen(s, str(event.event_id))
+        await store.record_consumed(s, event, raw, where)
+        assert await store.seen(s, str(event.event_id))
+        await store.append(s, str(pid), 1, [_cancel(doctor, pid)], T0)
+    async with db.read() as s:
+        loaded = await store.load(s, str(pid))
+        pending = await store.pending(s, str(pid))
+    assert [e.type for e in loaded] == ["prescription.issued", "prescription.cancelled"]
+    assert pending == [str(loaded[1].event_id)]
