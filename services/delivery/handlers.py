@@ -1,0 +1,138 @@
+"""Delivery handlers: thin; the reaction to a dispense, the courier's HTTP routes and page."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import FileResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from events.authority import Role
+from events.envelope import Envelope
+from events.lifecycle import Prescription
+from events.privacy import open_contact, pickup_code_hash
+from events.schemas import EventPayload
+from events.signing import Signer
+from services.delivery import domain
+from services.delivery.store import get_job, list_for_courier
+from services.kit.errors import NotFound
+from services.kit.http import ActorDep, require_role
+from services.kit.service import Service
+from services.kit.store import Decision
+
+log = logging.getLogger(__name__)
+SERVICE_ACTOR = "svc-delivery"
+WEB = Path(__file__).parent / "web"
+
+router = APIRouter(prefix="/api", tags=["delivery"])
+pages = APIRouter(include_in_schema=False)
+
+
+class DeliverBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    pickup_code: str = Field(min_length=1, max_length=32, description="the code the patient shows",
+                             examples=["K7P2QX9M"])
+
+
+class FailBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(min_length=1, max_length=500, examples=["电话无人接听，家中无人"])
+
+
+def on_dispensed(svc: Service, event: Envelope[Any], state: Prescription) -> list[Decision]:
+    """A dispense for home delivery opens a job, signed by the service itself."""
+    if event.type != "prescription.dispensed":
+        return []
+    requested = domain.decide_request(state, svc.new_id)
+    if requested is None:
+        return []
+    return [Decision(requested, svc.keystore.service_signer(SERVICE_ACTOR), svc.new_id())]
+
+
+def _service(request: Request) -> Service:
+    return request.app.state.service
+
+
+async def _act(request: Request, actor: Signer, prescription_id: UUID,
+               decide: Callable[[Prescription], EventPayload]) -> dict[str, Any]:
+    """The courier's act on one job: decided, signed by him, appended in one transaction."""
+    require_role(actor, Role.COURIER)
+    svc = _service(request)
+    state = await svc.execute(str(prescription_id), lambda s: [Decision(decide(s), actor, svc.new_id())])
+    return {"prescription_id": state.prescription_id, "delivery_id": state.delivery_id,
+            "status": str(state.status), "courier_id": state.courier_id, "version": state.version}
+
+
+@router.get("/jobs")
+async def jobs(actor: ActorDep, request: Request,
+               limit: Annotated[int, Query(ge=1, le=500)] = 200) -> list[dict[str, Any]]:
+    """Open jobs anyone may accept, and the courier's own unfinished ones."""
+    require_role(actor, Role.COURIER)
+    async with _service(request).db.read() as s:
+        return await list_for_courier(s, actor.actor_id, limit)
+
+
+@router.get("/jobs/{prescription_id}")
+async def job(prescription_id: UUID, actor: ActorDep, request: Request, response: Response) -> dict[str, Any]:
+    """One job with the patient's contact, for its assigned courier only."""
+    require_role(actor, Role.COURIER)
+    svc = _service(request)
+    state = await svc.state(str(prescription_id))
+    show_contact = domain.check_contact_access(state, actor.actor_id)
+    async with svc.db.read() as s:
+        row = await get_job(s, str(prescription_id))
+    if row is None:
+        raise NotFound(f"delivery job for prescription {prescription_id}")
+    sealed = state.issued.sealed_contact if state.issued else None
+    contact = None
+    if show_contact and sealed:
+        try:
+            contact = open_contact(svc.keystore.secrets.contact_key, sealed)
+        except ValueError:  # sealed to another key or altered; say so without any of its content
+            log.warning("contact of %s does not open with this service's key", prescription_id)
+    # Personal data: no proxy or browser cache may keep it.
+    response.headers["Cache-Control"] = "no-store"
+    return {**row, "contact": contact}
+
+
+@router.post("/jobs/{prescription_id}/accept")
+async def accept(prescription_id: UUID, actor: ActorDep, request: Request) -> dict[str, Any]:
+    """The courier takes an open job."""
+    return await _act(request, actor, prescription_id, lambda s: domain.decide_accept(s, actor.actor_id))
+
+
+@router.post("/jobs/{prescription_id}/pickup")
+async def pickup(prescription_id: UUID, actor: ActorDep, request: Request) -> dict[str, Any]:
+    """The assigned courier collected the package at the pharmacy."""
+    return await _act(request, actor, prescription_id, lambda s: domain.decide_pickup(s, actor.actor_id))
+
+
+@router.post("/jobs/{prescription_id}/deliver")
+async def deliver(prescription_id: UUID, body: DeliverBody, actor: ActorDep, request: Request) -> dict[str, Any]:
+    """Handed over to the patient, who showed the pickup code; a wrong code changes nothing."""
+    presented = pickup_code_hash(_service(request).keystore.secrets.pickup_pepper, body.pickup_code)
+    return await _act(request, actor, prescription_id,
+                      lambda s: domain.decide_deliver(s, actor.actor_id, presented))
+
+
+@router.post("/jobs/{prescription_id}/fail")
+async def fail(prescription_id: UUID, body: FailBody, actor: ActorDep, request: Request) -> dict[str, Any]:
+    """The courier could not deliver, and says why."""
+    return await _act(request, actor, prescription_id, lambda s: domain.decide_fail(s, actor.actor_id, body.reason))
+
+
+@router.post("/jobs/{prescription_id}/return")
+async def return_(prescription_id: UUID, actor: ActorDep, request: Request) -> dict[str, Any]:
+    """The drugs are back at the dispensing pharmacy."""
+    return await _act(request, actor, prescription_id, lambda s: domain.decide_return(s, actor.actor_id))
+
+
+@pages.get("/")
+async def page() -> FileResponse:
+    """The couriers' page (Simplified Chinese)."""
+    return FileResponse(WEB / "index.html", media_type="text/html; charset=utf-8")
