@@ -1,0 +1,115 @@
+"""Pharmacy read model: every prescription as an order, where it is routed and where it stands."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Boolean, Column, DateTime, Integer, MetaData, String, Table, Text, and_, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from events.lifecycle import BEFORE_DISPENSE, Prescription, Status
+from events.schemas import Channel
+from services.kit.db import upsert
+from services.pharmacy.domain import Pharmacist, routed_to
+
+metadata = MetaData()
+
+orders = Table(
+    "orders",
+    metadata,
+    Column("prescription_id", String(36), primary_key=True),
+    Column("status", String(32), nullable=False, index=True),
+    Column("channel", String(32), nullable=False),
+    Column("pharmacy_id", String(64), nullable=True, index=True),  # routed to; None = any (per channel)
+    Column("claimed_by", String(64), nullable=True, index=True),  # the claiming pharmacy
+    Column("pickup_code_hash", String(64), nullable=False, index=True),
+    Column("valid_until", DateTime(timezone=True), nullable=False, index=True),
+    Column("issued_at", DateTime(timezone=True), nullable=True),
+    Column("clinic_id", String(64), nullable=False),
+    Column("doctor_id", String(64), nullable=False),
+    Column("diagnoses", Text, nullable=False),
+    Column("drugs", Text, nullable=False),  # JSON list of the items, with their item_index
+    Column("for_home_delivery", Boolean, nullable=False),
+    Column("dispensed_by", String(64), nullable=True),
+    Column("dispensed_at", DateTime(timezone=True), nullable=True),
+    Column("version", Integer, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=True),
+    Column("last_reason", Text, nullable=True),
+)
+
+
+def _dispensed_at(state: Prescription) -> datetime | None:
+    return next((h.occurred_at for h in state.history if h.type == "prescription.dispensed"), None)
+
+
+async def project(session: AsyncSession, state: Prescription) -> None:
+    """Write one prescription's order row from its folded state."""
+    issued = state.issued
+    if issued is None:  # a stream this service never saw begin; nothing to show
+        return
+    drugs = [{"item_index": i, **item.model_dump(mode="json")} for i, item in enumerate(issued.items)]
+    await upsert(session, orders, {
+        "prescription_id": state.prescription_id,
+        "status": str(state.status),
+        "channel": issued.channel.value,
+        "pharmacy_id": issued.pharmacy_id,
+        "claimed_by": state.claimed_by_pharmacy,
+        "pickup_code_hash": issued.pickup_code_hash,
+        "valid_until": issued.valid_until,
+        "issued_at": state.issued_at,
+        "clinic_id": issued.clinic_id,
+        "doctor_id": issued.doctor_id,
+        "diagnoses": "、".join(f"{d.code} {d.name}" for d in issued.diagnoses),
+        "drugs": json.dumps(drugs, ensure_ascii=False),
+        "for_home_delivery": issued.channel == Channel.HOME_DELIVERY,
+        "dispensed_by": state.dispensed.pharmacy_id if state.dispensed else None,
+        "dispensed_at": _dispensed_at(state),
+        "version": state.version,
+        "updated_at": state.updated_at,
+        "last_reason": state.last_reason,
+    }, key="prescription_id")
+
+
+def _utc(value: Any) -> Any:
+    # SQLite hands timestamps back without their zone; every one stored is UTC.
+    return value.replace(tzinfo=UTC) if isinstance(value, datetime) and value.tzinfo is None else value
+
+
+def as_order(row: Any) -> dict[str, Any]:
+    """An order as the API shows it: drugs parsed, timestamps in UTC, no pickup-code hash."""
+    order = {k: _utc(v) for k, v in row._mapping.items() if k != "pickup_code_hash"}
+    order["drugs"] = json.loads(order["drugs"])
+    return order
+
+
+async def list_for(session: AsyncSession, pharmacy_id: str, limit: int) -> list[dict[str, Any]]:
+    """Approved orders routed to this pharmacy, and those it has claimed; oldest first."""
+    # any_designated orders are not listed: a pharmacy finds them by the patient's pickup code,
+    # so no retail pharmacy sees the whole county's prescriptions.
+    routed = or_(orders.c.pharmacy_id == pharmacy_id,
+                 and_(orders.c.channel == Channel.HOME_DELIVERY.value, orders.c.pharmacy_id.is_(None)))
+    query = select(orders).where(or_(
+        and_(orders.c.status == Status.APPROVED.value, orders.c.channel != Channel.ANY_DESIGNATED.value, routed),
+        and_(orders.c.status == Status.CLAIMED.value, orders.c.claimed_by == pharmacy_id),
+    ))
+    rows = await session.execute(query.order_by(orders.c.valid_until, orders.c.prescription_id).limit(limit))
+    return [as_order(r) for r in rows]
+
+
+async def lookup(session: AsyncSession, code_hash: str, who: Pharmacist) -> list[dict[str, Any]]:
+    """Orders with this pickup-code hash that this pharmacy may see."""
+    rows = await session.execute(select(orders).where(orders.c.pickup_code_hash == code_hash))
+    return [as_order(r) for r in rows
+            if routed_to(r.channel, r.pharmacy_id, who) or r.claimed_by == who.pharmacy_id]
+
+
+async def due_for_expiry(session: AsyncSession, now: datetime) -> list[str]:
+    """Ids of orders past their validity that were never dispensed."""
+    rows = await session.execute(
+        select(orders.c.prescription_id)
+        .where(orders.c.valid_until < now, orders.c.status.in_([s.value for s in BEFORE_DISPENSE]))
+        .order_by(orders.c.valid_until)
+    )
+    return list(rows.scalars())
