@@ -38,6 +38,8 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the broker CLI; returns the process exit code."""
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    # Refused connections while we poll for readiness are expected, not errors to show.
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     overrides = {
         "broker_kind": args.kind, "data_dir": args.data_dir, "broker_port": args.port,
         "bootstrap": args.bootstrap, "events_partitions": args.partitions,

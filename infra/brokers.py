@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
-from types import TracebackType
 
 from infra import launchers
 from infra.kafka_admin import ensure_topics, run_blocking, wait_for_metadata
-from infra.procs import Child, LaunchError, free_ports, wait_until
+from infra.procs import Child, DirLock, LaunchError, free_ports, port_open, wait_until
 from infra.settings import LAUNCHED_KINDS, BrokerSettings
 
 log = logging.getLogger("rxflow.brokers")
@@ -30,6 +30,7 @@ class Broker:
         self.port = settings.broker_port or (free_ports(1)[0] if launched else None)
         self.weed_ports = launchers.weed_ports() if self.kind == "tansu-durable" else {}
         self.children: list[Child] = []
+        self.lock = DirLock(self.data_dir)
 
     @property
     def bootstrap(self) -> str:
@@ -43,15 +44,19 @@ class Broker:
         """Launch the children, wait until Kafka metadata answers, create missing topics."""
         if self.running():
             return self
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.kill()  # what is left of a crashed run must not be counted as part of this one
+        lock_fd = self._claim() if self.kind in LAUNCHED_KINDS else None
         began = time.monotonic()
         try:
             for child, ready, what in self._plan():
                 self.children.append(child)
+                child.pass_fds = (lock_fd,) if lock_fd is not None else ()
                 child.start()
                 if ready is not None:
                     wait_until(ready, timeout=self._left(began), child=child, what=what)
             self._wait_for_kafka(began)
+            if self.children and not self.running():
+                raise LaunchError(f"{self.kind} died while starting:\n{self._tails()}")
             run_blocking(lambda: ensure_topics(self.bootstrap, self.settings.topics()))
         except BaseException:
             self.kill()
@@ -64,6 +69,7 @@ class Broker:
         for child in reversed(self.children):
             child.stop(self.settings.stop_timeout_s)
         self.children = []
+        self.lock.release()
 
     def kill(self) -> None:
         """SIGKILL every child at once, like a power cut of the broker host (data dir kept)."""
@@ -72,6 +78,7 @@ class Broker:
         for child in self.children:
             child.kill()
         self.children = []
+        self.lock.release()
 
     def restart(self) -> Broker:
         """Stop (if still running) and start again on the same data dir and ports."""
@@ -79,7 +86,7 @@ class Broker:
         return self.start()
 
     def running(self) -> bool:
-        """True while every child is alive (an external broker counts as running once started)."""
+        """True while every launched child is alive (never for kind external: nothing launched)."""
         return bool(self.children) and all(c.alive() for c in self.children)
 
     def pids(self) -> list[int]:
@@ -93,10 +100,24 @@ class Broker:
     def __enter__(self) -> Broker:
         return self.start()
 
-    def __exit__(self, *exc: object | TracebackType) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def _plan(self) -> list[tuple[Child, object, str]]:
+    def _claim(self) -> int:
+        """Lock the data dir and check our ports are free, before anything is launched."""
+        # Two brokers on one data dir would corrupt each other's files. The children inherit
+        # the lock, so the dir stays locked while they run even if this launcher dies.
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        fd = self.lock.acquire()
+        # A broker already listening on our port would answer the readiness probe while ours
+        # dies on bind, and we would hand out someone else's broker.
+        taken = [p for p in [self.port, *self.weed_ports.values()] if p and port_open(p)]
+        if taken:
+            self.lock.release()
+            raise LaunchError(f"{self.kind}: port(s) {taken} already in use on 127.0.0.1")
+        return fd
+
+    def _plan(self) -> list[tuple[Child, Callable[[], bool] | None, str]]:
         """(child, readiness check or None, what we wait for), in start order."""
         assert self.port is not None or self.kind == "external"
         if self.kind == "tansu-memory":
@@ -121,8 +142,10 @@ class Broker:
         try:
             run_blocking(lambda: wait_for_metadata(self.bootstrap, self._left(began), alive))
         except (TimeoutError, RuntimeError) as error:
-            tails = "\n".join(f"--- {c.name}:\n{c.log_tail()}" for c in self.children)
-            raise LaunchError(f"{self.kind} at {self.bootstrap}: {error}\n{tails}") from error
+            raise LaunchError(f"{self.kind} at {self.bootstrap}: {error}\n{self._tails()}") from error
+
+    def _tails(self) -> str:
+        return "\n".join(f"--- {c.name}:\n{c.log_tail()}" for c in self.children)
 
 
 def open_broker(settings: BrokerSettings | None = None, **overrides: object) -> Broker:

@@ -42,17 +42,31 @@ async def _with_admin(bootstrap: str, timeout_s: float, use: Callable[[AIOKafkaA
         await admin.close()
 
 
+async def _accepts_connections(bootstrap: str, timeout_s: float) -> bool:
+    host, _, port = bootstrap.split(",")[0].strip().rpartition(":")
+    try:
+        _, writer = await asyncio.wait_for(asyncio.open_connection(host, int(port)), timeout_s)
+    except (TimeoutError, OSError):
+        return False
+    writer.close()
+    return True
+
+
 async def metadata_ok(bootstrap: str, timeout_s: float = 2.0) -> bool:
     """True if the broker answers a real metadata request (not just an open port)."""
+    # A plain connect first: aiokafka logs every refused connection as an ERROR, which
+    # would fill the logs while a broker is still starting.
+    if not await _accepts_connections(bootstrap, timeout_s):
+        return False
     try:
         await asyncio.wait_for(_with_admin(bootstrap, timeout_s, lambda a: a.list_topics()), timeout_s)
         return True
-    except (KafkaError, OSError, asyncio.TimeoutError):
+    except (TimeoutError, KafkaError, OSError):
         return False
 
 
 async def wait_for_metadata(bootstrap: str, timeout_s: float, alive: Callable[[], bool] = lambda: True) -> None:
-    """Poll metadata until it answers; raise TimeoutError after timeout_s or if alive() turns false."""
+    """Poll metadata until it answers; TimeoutError after timeout_s, RuntimeError once not alive()."""
     deadline = time.monotonic() + timeout_s
     while not await metadata_ok(bootstrap):
         if not alive():

@@ -11,7 +11,7 @@ import urllib.request
 from importlib.resources import files
 from pathlib import Path
 
-from infra.procs import Child, free_ports
+from infra.procs import Child, free_port_pair, free_ports
 
 # Local-only credentials shared by weed (the S3 server) and Tansu (its client); both bind
 # to 127.0.0.1, so these guard nothing and are not secrets.
@@ -22,7 +22,7 @@ S3_ENV = {
     "AWS_DEFAULT_REGION": "auto",
     "AWS_ALLOW_HTTP": "true",
 }
-WEED_PORTS = ("master", "volume", "filer", "s3", "admin")
+WEED_SERVERS = ("master", "volume", "filer", "s3")
 
 
 def _executable(path: Path) -> Path:
@@ -72,8 +72,12 @@ def tansu_child(data_dir: Path, kafka_port: int, s3_port: int | None) -> Child:
 
 def weed_ports() -> dict[str, int]:
     """Free http and grpc ports for every weed component (its defaults collide between runs)."""
-    flags = [f"{name}.port{grpc}" for name in WEED_PORTS for grpc in ("", ".grpc")]
-    return dict(zip(flags, free_ports(len(flags)), strict=True))
+    flags = [f"{name}.port{grpc}" for name in WEED_SERVERS for grpc in ("", ".grpc")]
+    ports = dict(zip(flags, free_ports(len(flags)), strict=True))
+    # weed's maintenance worker dials the admin server at admin.port + 10000 whatever
+    # admin.port.grpc says, and logs a failure every few seconds if nothing is there.
+    ports["admin.port"], ports["admin.port.grpc"] = free_port_pair(10000)
+    return ports
 
 
 def weed_child(data_dir: Path, ports: dict[str, int]) -> Child:
@@ -86,6 +90,8 @@ def weed_child(data_dir: Path, ports: dict[str, int]) -> Child:
         "-ip=127.0.0.1", "-ip.bind=127.0.0.1", f"-bucket={S3_BUCKET}",
         "-master.telemetry=false", "-admin.ui=false", "-webdav=false",
         "-s3.port.iceberg=0", "-s3.port.lance=0",
+        # One volume server and no peers to warn before it goes: stop without the 1 s grace.
+        "-volume.preStopSeconds=0",
         *(f"-{flag}={port}" for flag, port in ports.items()),
     ]
     return Child("weed", argv, data_dir / "weed.log", _clean_env(S3_ENV))

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
+import random
 import signal
 import socket
 import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
-from contextlib import ExitStack
+from contextlib import ExitStack, suppress
 from pathlib import Path
 
 
@@ -19,11 +21,19 @@ class LaunchError(RuntimeError):
 class Child:
     """One long-running binary whose output goes to a log file."""
 
-    def __init__(self, name: str, argv: Sequence[str], log_path: Path, env: Mapping[str, str]):
+    def __init__(
+        self, name: str, argv: Sequence[str], log_path: Path, env: Mapping[str, str], *,
+        user: str | None = None, cwd: Path | None = None,
+        stop_signal: signal.Signals = signal.SIGTERM,
+    ):
         self.name = name
         self.argv = list(argv)
         self.log_path = log_path
         self.env = dict(env)
+        self.user = user
+        self.cwd = cwd
+        self.stop_signal = stop_signal
+        self.pass_fds: tuple[int, ...] = ()
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
@@ -36,7 +46,8 @@ class Child:
             # so they are stopped in order and not half-killed.
             self.proc = subprocess.Popen(
                 self.argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                env=self.env, start_new_session=True,
+                env=self.env, start_new_session=True, user=self.user, cwd=self.cwd,
+                pass_fds=self.pass_fds,
             )
 
     @property
@@ -49,14 +60,16 @@ class Child:
         return self.proc is not None and self.proc.poll() is None
 
     def stop(self, timeout: float) -> None:
-        """SIGTERM, then SIGKILL if still running after timeout seconds."""
-        if not self.alive():
+        """Graceful stop signal to the leader, SIGKILL to the group after timeout seconds."""
+        if self.proc is None:
             return
-        self._signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout)  # type: ignore[union-attr]
-        except subprocess.TimeoutExpired:
-            self.kill()
+        if self.alive():
+            # The leader only: it shuts its own helpers down in order (postgres insists).
+            self.proc.send_signal(self.stop_signal)
+            with suppress(subprocess.TimeoutExpired):
+                self.proc.wait(timeout)
+        # Also sweeps anything the leader left behind in its process group.
+        self.kill()
 
     def signal_kill(self) -> None:
         """Send SIGKILL to the whole process group without waiting."""
@@ -71,10 +84,8 @@ class Child:
         self.proc.wait(5)
 
     def _signal(self, sig: signal.Signals) -> None:
-        try:
+        with suppress(ProcessLookupError):  # already gone: nothing to signal
             os.killpg(self.proc.pid, sig)  # type: ignore[union-attr]
-        except ProcessLookupError:
-            pass
 
     def log_tail(self, lines: int = 25) -> str:
         """Last lines of the log, to explain a failure."""
@@ -83,6 +94,38 @@ class Child:
         except FileNotFoundError:
             return "(no log)"
         return "\n".join(text.splitlines()[-lines:])
+
+
+class DirLock:
+    """An exclusive flock on DIR/.lock; children given its fd keep it held while they live."""
+
+    def __init__(self, directory: Path):
+        self.path = directory / ".lock"
+        self.fd: int | None = None
+
+    def acquire(self) -> int:
+        """Take the lock (idempotent) or raise LaunchError if another launcher holds it."""
+        if self.fd is not None:
+            return self.fd
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            holder = self.path.read_text().strip() or "?"
+            raise LaunchError(
+                f"{self.path.parent} is in use by another broker (launched by pid {holder})"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self.fd = fd
+        return fd
+
+    def release(self) -> None:
+        """Drop our hold (children that inherited it must be gone for the lock to free)."""
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
 
 
 def wait_until(ready: Callable[[], bool], *, timeout: float, child: Child, what: str) -> None:
@@ -107,6 +150,20 @@ def free_ports(count: int) -> list[int]:
         for sock in socks:
             sock.bind(("127.0.0.1", 0))
         return [sock.getsockname()[1] for sock in socks]
+
+
+def free_port_pair(offset: int) -> tuple[int, int]:
+    """Two ports p and p + offset, both free on 127.0.0.1 right now."""
+    for _ in range(200):
+        port = random.randrange(20000, 65535 - offset)
+        with socket.socket() as low, socket.socket() as high:
+            try:
+                low.bind(("127.0.0.1", port))
+                high.bind(("127.0.0.1", port + offset))
+            except OSError:
+                continue
+            return port, port + offset
+    raise LaunchError(f"no free port pair {offset} apart on 127.0.0.1")
 
 
 def port_open(port: int, host: str = "127.0.0.1") -> bool:
