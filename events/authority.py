@@ -50,6 +50,8 @@ AUTHORITY: dict[str, Permission] = {
     "delivery.returned": _p("delivery", Role.COURIER),
     "key.registered": _p("platform", Role.ROOT),
     "key.revoked": _p("platform", Role.ROOT),
+    # The audit service signs the ledger's checkpoints on its own (no person acts).
+    "audit.checkpoint": _p("audit", Role.SERVICE),
 }
 
 

@@ -33,6 +33,7 @@ DEMO_ORGS: tuple[Org, ...] = (
     Org("svc-review", "service", "审方服务"),
     Org("svc-pharmacy", "service", "药房服务"),
     Org("svc-delivery", "service", "配送服务"),
+    Org("svc-audit", "service", "审计服务"),
 )
 
 DEMO_ACTORS: tuple[Actor, ...] = (
@@ -51,6 +52,7 @@ DEMO_ACTORS: tuple[Actor, ...] = (
     Actor("svc-review", Role.SERVICE, "svc-review", "审方服务（自动）"),
     Actor("svc-pharmacy", Role.SERVICE, "svc-pharmacy", "药房服务（自动）"),
     Actor("svc-delivery", Role.SERVICE, "svc-delivery", "配送服务（自动）"),
+    Actor("svc-audit", Role.SERVICE, "svc-audit", "审计服务（自动）"),
 )
 
 

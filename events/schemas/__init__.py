@@ -1,5 +1,6 @@
 """Every event payload of the prescription lifecycle, and of keys."""
 
+from events.schemas.audit import AuditCheckpoint, LedgerSource
 from events.schemas.base import EventPayload, UtcDatetime, format_utc
 from events.schemas.delivery import (
     DeliveryAssigned,
@@ -53,10 +54,12 @@ ALL_PAYLOADS: tuple[type[EventPayload], ...] = (
     DeliveryReturned,
     KeyRegistered,
     KeyRevoked,
+    AuditCheckpoint,
 )
 
 __all__ = [
     "ALL_PAYLOADS",
+    "AuditCheckpoint",
     "Channel",
     "DeliveryAssigned",
     "DeliveryDelivered",
@@ -71,6 +74,7 @@ __all__ = [
     "Item",
     "KeyRegistered",
     "KeyRevoked",
+    "LedgerSource",
     "Override",
     "PatientFacts",
     "PrescriptionApproved",

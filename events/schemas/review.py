@@ -41,6 +41,8 @@ class ReviewPassed(EventPayload):
 
     prescription_id: UUID
     rule_pack_version: str = Field(min_length=1, max_length=32)
+    # A replay needs the formulary the rules read as well as the rules (optional: added later).
+    formulary_version: str | None = Field(default=None, max_length=32)
     findings: tuple[Finding, ...] = ()
 
 
@@ -51,6 +53,7 @@ class ReviewFlagged(EventPayload):
 
     prescription_id: UUID
     rule_pack_version: str = Field(min_length=1, max_length=32)
+    formulary_version: str | None = Field(default=None, max_length=32)
     findings: tuple[Finding, ...] = Field(min_length=1)
     needs_upper_review: bool = False
 
@@ -77,3 +80,4 @@ class PrescriptionRejected(EventPayload):
     reviewer_id: ActorId
     reason: Reason
     rule_ids: tuple[str, ...] = ()
+    rule_pack_version: str | None = Field(default=None, max_length=32)

@@ -48,10 +48,10 @@ def on_dispensed(svc: Service, event: Envelope[Any], state: Prescription) -> lis
     """A dispense for home delivery opens a job, signed by the service itself."""
     if event.type != "prescription.dispensed":
         return []
-    requested = domain.decide_request(state, svc.new_id)
+    requested = domain.decide_request(state, lambda: svc.reaction_id(event, 1))
     if requested is None:
         return []
-    return [Decision(requested, svc.keystore.service_signer(SERVICE_ACTOR), svc.new_id())]
+    return [Decision(requested, svc.keystore.service_signer(SERVICE_ACTOR), svc.reaction_id(event, 0))]
 
 
 def _service(request: Request) -> Service:

@@ -21,7 +21,7 @@ from services.kit.store import Delivery, EventStore
 log = logging.getLogger(__name__)
 
 # What a service does with an applied event: update read models, maybe decide new events.
-React = Callable[[AsyncSession, Envelope[Any], Prescription], Awaitable[None]]
+React = Callable[[AsyncSession, Envelope[Any], Prescription, bool], Awaitable[None]]
 
 
 @dataclass
@@ -69,7 +69,7 @@ class Consumer:
             void = next((v for v in voids if v.event_id == eid), None)
             if void is not None:
                 await self.store.mark_void(s, eid, void.reason)
-            await self.react(s, event, state)
+            await self.react(s, event, state, void is None)
         self.after_commit()
         if void is not None:
             log.info("void event %s (%s): %s", eid, event.type, void.reason)

@@ -31,11 +31,18 @@ class Outbox:
         """Publish one batch; returns how many rows were sent."""
         async with self.db.read() as s:
             rows = (await s.execute(
-                select(t.outbox.c.id, t.outbox.c.topic, t.outbox.c.key, t.outbox.c.raw)
+                select(t.outbox.c.id, t.outbox.c.event_id, t.outbox.c.topic, t.outbox.c.key, t.outbox.c.raw)
                 .where(t.outbox.c.published.is_(False)).order_by(t.outbox.c.id).limit(self.batch)
             )).all()
+            # A service rebuilding from the log re-derives events already there (same ids):
+            # publishing them again would only put a replay on the log.
+            on_log = set((await s.execute(
+                select(t.inbox.c.event_id).where(t.inbox.c.event_id.in_([r.event_id for r in rows]))
+            )).scalars()) if rows else set()
         if not rows:
             return 0
+        done = [r.id for r in rows]
+        rows = [r for r in rows if r.event_id not in on_log]
         by_key: dict[str, list] = defaultdict(list)
         for row in rows:
             by_key[row.key].append(row)
@@ -48,9 +55,9 @@ class Outbox:
 
         await asyncio.gather(*(send_in_order(r) for r in by_key.values()))
         async with self.db.write() as s:
-            await s.execute(update(t.outbox).where(t.outbox.c.id.in_([r.id for r in rows])).values(published=True))
+            await s.execute(update(t.outbox).where(t.outbox.c.id.in_(done)).values(published=True))
         self.published += len(rows)
-        return len(rows)
+        return len(done)
 
     async def run(self, idle_poll_s: float = 0.25) -> None:
         """Publish forever; a broker error is retried, nothing is dropped."""

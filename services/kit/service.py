@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import UUID, uuid4, uuid5
 
 from fastapi import APIRouter, FastAPI
 from faststream import AckPolicy
@@ -101,8 +101,14 @@ class Service:
             raw = msg.raw_message
             await self.consumer.handle(msg.body, Delivery(raw.topic, raw.partition, raw.offset, utc_now()))
 
-    async def _react(self, session: AsyncSession, event: Envelope[Any], state: Prescription) -> None:
-        if self.spec.react is not None and state.version == event.stream_version:
+    def reaction_id(self, event: Envelope[Any], n: int = 0) -> UUID:
+        """The id of the n-th thing decided in reaction to an event: the same on every replay of it,
+        so a service rebuilding its store from the log re-derives ids that are already on the log."""
+        return uuid5(event.event_id, f"{self.spec.name}:{n}")
+
+    async def _react(self, session: AsyncSession, event: Envelope[Any], state: Prescription, applied: bool) -> None:
+        # A void event (stale, or illegal in its state) must not trigger anything.
+        if self.spec.react is not None and applied:
             decisions = self.spec.react(self, event, state)
             if decisions:
                 await self.store.append(session, state.prescription_id, state.version, decisions, self.clock())

@@ -67,7 +67,7 @@ def on_prescription_issued(formulary: rules.Formulary, auto_approve: bool) -> Re
             auto_approve=auto_approve, service_actor=actor,
         )
         signer = svc.keystore.service_signer(actor)
-        return [Decision(p, signer, svc.new_id()) for p in payloads]
+        return [Decision(p, signer, svc.reaction_id(event, n)) for n, p in enumerate(payloads)]
 
     return react
 

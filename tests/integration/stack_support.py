@@ -9,7 +9,6 @@ from collections import Counter
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 
 
 async def read_log(bootstrap: str, topic: str = "rx.events") -> list[bytes]:
@@ -25,7 +24,7 @@ async def read_log(bootstrap: str, topic: str = "rx.events") -> list[bytes]:
         ends = await consumer.end_offsets(parts)
         await consumer.seek_to_beginning(*parts)
         out: list[bytes] = []
-        while any((await consumer.position(p)) < ends[p] for p in parts):
+        while [p for p in parts if await consumer.position(p) < ends[p]]:
             for records in (await consumer.getmany(timeout_ms=1000)).values():
                 out.extend(r.value for r in records)
         return out
@@ -46,30 +45,35 @@ async def republish(bootstrap: str, messages: list[bytes], topic: str = "rx.even
         await producer.stop()
 
 
+async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> list[TopicPartition]:
+    await consumer._client.force_metadata_update()
+    return [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+
+
 async def wait_consumed(bootstrap: str, groups: list[str], topic: str = "rx.events", timeout_s: float = 60) -> None:
     """Wait until every consumer group has committed up to the end of the topic."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
-    await admin.start()
-    await consumer.start()
+    # OffsetFetch through a group consumer: Tansu does not answer the admin client's variant.
+    probe = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    await probe.start()
     try:
-        parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-        if not parts:
-            await consumer._client.force_metadata_update()
-            parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-        ends = await consumer.end_offsets(parts)
-        deadline = asyncio.get_running_loop().time() + timeout_s
-        for group in groups:
+        parts = await _partitions(probe, topic)
+        ends = await probe.end_offsets(parts)
+    finally:
+        await probe.stop()
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    for group in groups:
+        reader = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+        await reader.start()
+        try:
             while True:
-                committed = await admin.list_consumer_group_offsets(group)
-                if all(committed.get(p) is not None and committed[p].offset >= ends[p] for p in parts if ends[p]):
+                committed = {p: await reader.committed(p) for p in parts}
+                if all((committed[p] or 0) >= ends[p] for p in parts):
                     break
                 if asyncio.get_running_loop().time() > deadline:
                     raise TimeoutError(f"group {group} did not catch up: {committed} vs {ends}")
                 await asyncio.sleep(0.2)
-    finally:
-        await consumer.stop()
-        await admin.close()
+        finally:
+            await reader.stop()
 
 
 def row_counts(db_dir: Path, service: str) -> dict[str, int]:

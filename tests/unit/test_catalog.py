@@ -11,7 +11,7 @@ LIFECYCLE = {
     "prescription.rejected", "prescription.cancelled", "prescription.expired",
     "prescription.claimed", "prescription.released", "prescription.dispensed",
     "delivery.requested", "delivery.assigned", "delivery.picked_up", "delivery.delivered",
-    "delivery.failed", "delivery.returned", "key.registered", "key.revoked",
+    "delivery.failed", "delivery.returned", "key.registered", "key.revoked", "audit.checkpoint",
 }
 
 
