@@ -69,7 +69,11 @@ async def fill(api: Api, pid: str, code: str, pharmacy: str, n: int, *, pickup: 
 
 async def deliver(api: Api, pid: str, code: str, courier: str, *, fail: bool) -> None:
     """Courier accepts, picks up, and delivers with the patient's code, or fails and returns."""
-    await api.until(lambda: api.status_in("delivery", pid, courier, "delivery_requested"), f"{pid} job")
+    async def job_open() -> bool:
+        jobs = await api.call("delivery", "GET", "/api/jobs?limit=500", courier)
+        return any(j["prescription_id"] == pid and j["status"] == "delivery_requested" for j in jobs)
+
+    await api.until(job_open, f"{pid} delivery job")
     for step in ("accept", "pickup"):
         await api.call("delivery", "POST", f"/api/jobs/{pid}/{step}", courier)
     if fail:

@@ -6,7 +6,7 @@ from events.authority import Role
 from services.kit.service import Service, ServiceSpec
 from services.prescriber import store
 from services.prescriber.config import PrescriberSettings
-from services.prescriber.handlers import router
+from services.prescriber.handlers import WEB, pages, router
 
 
 def build(settings: PrescriberSettings | None = None, **overrides) -> Service:  # type: ignore[no-untyped-def]
@@ -18,6 +18,7 @@ def build(settings: PrescriberSettings | None = None, **overrides) -> Service:  
         service_actor=None,
         metadata=store.metadata,
         project=store.project,
-        routers=[router],
+        routers=[router, pages],
+        static_dir=str(WEB),
     )
     return Service(spec, settings or PrescriberSettings(), **overrides)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
 from events.authority import Role
@@ -18,6 +20,8 @@ from services.prescriber import domain
 from services.prescriber.store import list_for_doctor
 
 router = APIRouter(prefix="/api", tags=["prescriptions"])
+pages = APIRouter(include_in_schema=False)
+WEB = Path(__file__).parent / "web"
 
 
 class Issued(BaseModel):
@@ -89,3 +93,9 @@ async def one(prescription_id: UUID, actor: ActorDep, request: Request) -> dict[
         "last_reason": state.last_reason,
         "history": [{"version": h.version, "type": h.type, "actor": h.actor, "at": h.occurred_at} for h in state.history],
     }
+
+
+@pages.get("/")
+async def page() -> HTMLResponse:
+    """The doctor's page (乡村医生开方)."""
+    return HTMLResponse((WEB / "index.html").read_text(encoding="utf-8"))

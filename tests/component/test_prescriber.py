@@ -82,3 +82,10 @@ async def test_another_doctor_cannot_cancel(rx, identities):
     other = rx.auth(identities.secrets.tokens["dr-li"])
     resp = await rx.client.post(f"/api/prescriptions/{pid}/cancel", json={"reason": "x"}, headers=other)
     assert resp.status_code == 409 and resp.json()["detail"]["reason"] == "not_your_prescription"
+
+
+async def test_the_doctors_page_is_served_in_chinese(rx):
+    page = await rx.client.get("/")
+    assert page.status_code == 200 and "乡村医生开方" in page.text
+    script = await rx.client.get("/static/prescriber.js")
+    assert script.status_code == 200 and "/api/prescriptions" in script.text

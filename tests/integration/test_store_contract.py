@@ -95,8 +95,8 @@ async def test_concurrent_writers_of_one_version_exactly_one_wins(db, doctor):
 
 
 async def test_consumed_events_are_seen_once_and_folded_before_pending_ones(db, doctor):
-    from events.verifier import read_verified
     from events.seal import seal
+    from events.verifier import read_verified
 
     store, pid = EventStore("review"), uuid4()
     raw = seal(issued(doctor, pid), stream_id=str(pid), stream_version=1, producer="prescriber",
