@@ -49,34 +49,51 @@ async def test_every_channel_and_outcome_ends_where_it_should(stack, tokens):
         assert state.status == expected, scenario
 
 
-async def _claim_race(client: dict[str, httpx.AsyncClient], tokens, pid: str) -> list[int]:
-    staff = ["ph-county", "ph-renhe", "ph-kangning", "ph-baishou"]
-    claims = [client["pharmacy"].post(f"/api/prescriptions/{pid}/claim", headers={"Authorization": f"Bearer {tokens[s]}"})
-              for s in staff]
-    return [r.status_code for r in await asyncio.gather(*claims)]
+STAFF = ["ph-county", "ph-renhe", "ph-kangning", "ph-baishou"]
+
+
+async def _race(pharmacy: httpx.AsyncClient, tokens, pid: str, action: str, gate: asyncio.Semaphore,
+                body=None) -> list[int]:
+    """The hospital pharmacy and three retail pharmacies do the same thing at the same moment."""
+    async with gate:
+        calls = [pharmacy.post(f"/api/prescriptions/{pid}/{action}", json=body, headers=_auth(tokens, s)) for s in STAFF]
+        return [r.status_code for r in await asyncio.gather(*calls)]
+
+
+def _auth(tokens, actor: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {tokens[actor]}"}
 
 
 async def test_concurrent_claims_exactly_one_wins_and_nothing_is_dispensed_twice(stack, tokens):
-    client = {n: httpx.AsyncClient(base_url=u, timeout=30) for n, u in urls(stack).items()}
-    doctor = {"Authorization": f"Bearer {tokens['dr-wang']}"}
+    limits = httpx.Limits(max_connections=200)
+    client = {n: httpx.AsyncClient(base_url=u, timeout=60, limits=limits) for n, u in urls(stack).items()}
+    forms = [{**form(1000 + n, "delivered"), "pharmacy_id": None} for n in range(200)]  # any pharmacy may take it
     pids = []
-    for n in range(200):
-        body = {**form(1000 + n, "delivered"), "pharmacy_id": None}  # any pharmacy may take it
-        pids.append((await client["prescriber"].post("/api/prescriptions", json=body, headers=doctor)).json()["prescription_id"])
-    county = {"Authorization": f"Bearer {tokens['ph-county']}"}
+    for body in forms:
+        issued = await client["prescriber"].post("/api/prescriptions", json=body, headers=_auth(tokens, "dr-wang"))
+        pids.append(issued.json()["prescription_id"])
     for pid in pids:  # wait until the pharmacy service has seen each one approved
         for _ in range(300):
-            r = await client["pharmacy"].get(f"/api/prescriptions/{pid}", headers=county)
+            r = await client["pharmacy"].get(f"/api/prescriptions/{pid}", headers=_auth(tokens, "ph-county"))
             if r.status_code == 200 and r.json()["status"] == "approved":
                 break
             await asyncio.sleep(0.1)
-    outcomes = await asyncio.gather(*(_claim_race(client, tokens, pid) for pid in pids))
+    gate = asyncio.Semaphore(25)  # 25 prescriptions raced at a time: 100 requests in flight
+    claims = await asyncio.gather(*(_race(client["pharmacy"], tokens, pid, "claim", gate) for pid in pids))
+    assert all(sorted(codes) == [200, 409, 409, 409] for codes in claims), claims[:5]
+    dispenses = []
+    for pid, body in zip(pids, forms, strict=True):
+        item = body["items"][0]
+        lines = [{"item_index": 0, "drug_code": item["drug_code"], "quantity": item["quantity"],
+                  "batch_no": "B1", "trace_codes": [f"{abs(hash(pid)) % 10**20:020d}"]}]
+        dispenses.append(_race(client["pharmacy"], tokens, pid, "dispense", gate, {"lines": lines}))
+    outcomes = await asyncio.gather(*dispenses)
     assert all(sorted(codes) == [200, 409, 409, 409] for codes in outcomes), outcomes[:5]
     await wait_consumed(stack.broker.bootstrap, SERVICES)
-    log = await read_log(stack.broker.bootstrap)
-    per_stream = count_types(log)
+    per_stream = count_types(await read_log(stack.broker.bootstrap))
     assert all(per_stream[(pid, "prescription.claimed")] == 1 for pid in pids)
-    assert max(n for (_, t), n in per_stream.items() if t == "prescription.dispensed") <= 1
+    assert all(per_stream[(pid, "prescription.dispensed")] == 1 for pid in pids)
+    assert max(n for (_, t), n in per_stream.items() if t == "prescription.dispensed") == 1
     for c in client.values():
         await c.aclose()
 
