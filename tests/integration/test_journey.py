@@ -56,7 +56,8 @@ async def _race(pharmacy: httpx.AsyncClient, tokens, pid: str, action: str, gate
                 body=None) -> list[int]:
     """The hospital pharmacy and three retail pharmacies do the same thing at the same moment."""
     async with gate:
-        calls = [pharmacy.post(f"/api/prescriptions/{pid}/{action}", json=body, headers=_auth(tokens, s)) for s in STAFF]
+        path = f"/api/prescriptions/{pid}/{action}"
+        calls = [pharmacy.post(path, json=body, headers=_auth(tokens, s)) for s in STAFF]
         return [r.status_code for r in await asyncio.gather(*calls)]
 
 
