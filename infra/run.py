@@ -52,6 +52,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--var", type=Path, default=Path("var"))
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    for chatty in ("httpx", "aiokafka"):  # one line per request would bury the demo's table
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     stack = Stack(StackConfig(var_dir=args.var, broker_kind=args.broker, db=args.db))
     began = time.monotonic()
     stack.start()
