@@ -13,6 +13,10 @@ class DemoError(RuntimeError):
     """A step of the demo did not go as a real user would expect."""
 
 
+class DemoAbort(DemoError):
+    """A refusal that waiting will not cure: stop polling and say why."""
+
+
 class Api:
     """One HTTP client per service; each call is made as a named actor with their token."""
 
@@ -35,6 +39,8 @@ class Api:
         while True:
             try:
                 found = await probe()
+            except DemoAbort:
+                raise
             except DemoError:
                 found = None
             if found:

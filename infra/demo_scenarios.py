@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from infra.demo_client import Api
+from infra.demo_client import Api, DemoAbort
 
 DOCTORS = ("dr-wang", "dr-liu", "dr-li")
-# (drug code, name, dose, unit, frequency, days, quantity) from the shipped formulary.
+# (drug code, name, dose, unit, frequency, days, quantity, diagnosis code, diagnosis name): each drug with a
+# diagnosis among its formulary indications; all six are on the village-clinic formulary.
 DRUGS = (
-    ("C08CA01-TAB-5MG", "氨氯地平片", "5", "mg", "qd", 7, "1"),
-    ("A10BA02-TAB-500MG", "二甲双胍片", "500", "mg", "bid", 7, "1"),
-    ("C10AA05-TAB-20MG", "阿托伐他汀钙片", "20", "mg", "qn", 7, "1"),
-    ("J01CA04-CAP-250MG", "阿莫西林胶囊", "500", "mg", "tid", 5, "2"),
-    ("A02BC01-CAP-20MG", "奥美拉唑肠溶胶囊", "20", "mg", "qd", 7, "1"),
-    ("C09AA02-TAB-10MG", "依那普利片", "10", "mg", "qd", 7, "1"),
+    ("C08CA01-TAB-5MG", "氨氯地平片", "5", "mg", "qd", 7, "1", "I10", "原发性高血压"),
+    ("A10BA02-TAB-500MG", "二甲双胍片", "500", "mg", "bid", 7, "1", "E11.9", "2型糖尿病"),
+    ("C10AA05-TAB-20MG", "阿托伐他汀钙片", "20", "mg", "qn", 7, "1", "E78.5", "高脂血症"),
+    ("J01CA04-CAP-250MG", "阿莫西林胶囊", "500", "mg", "tid", 5, "2", "J02.9", "急性咽炎"),
+    ("A02BC01-CAP-20MG", "奥美拉唑肠溶胶囊", "20", "mg", "qd", 7, "1", "K21.9", "胃食管反流病"),
+    ("C09AA02-TAB-10MG", "依那普利片", "10", "mg", "qd", 7, "1", "I10", "原发性高血压"),
 )
 CHANNEL = {
     "hospital": ("hospital", "pharm-county"), "retail": ("retail", "pharm-renhe"),
@@ -38,9 +39,10 @@ def form(n: int, scenario: str) -> dict[str, Any]:
     body: dict[str, Any] = {
         "patient_id_number": f"3301{n:06d}19550101"[:17] + "X",
         "sex": "MF"[n % 2], "age_years": 45 + n % 40,
-        "diagnoses": [{"code": "I10", "name": "原发性高血压"}],
+        # One diagnosis per indication on the prescription (医疗机构处方审核规范 第十五条: drug fits diagnosis).
+        "diagnoses": list({code: {"code": code, "name": dx} for *_, code, dx in drugs}.values()),
         "items": [{"drug_code": c, "drug_name": name, "dose": d, "dose_unit": u, "frequency": f, "route": "po",
-                   "days": days, "quantity": q, "quantity_unit": "盒"} for c, name, d, u, f, days, q in drugs],
+                   "days": days, "quantity": q, "quantity_unit": "盒"} for c, name, d, u, f, days, q, *_ in drugs],
         "channel": channel, "pharmacy_id": pharmacy, "valid_days": 1 + n % 3,
     }
     if channel == "home_delivery":
@@ -64,7 +66,19 @@ async def fill(api: Api, pid: str, code: str, pharmacy: str, n: int, *, pickup: 
     body: dict[str, Any] = {"lines": dispense_lines(order["issued"], n)}
     if pickup:
         body["pickup_code"] = code
-    await api.call("pharmacy", "POST", f"/api/prescriptions/{pid}/dispense", staff, body)
+
+    async def dispensed() -> bool:
+        # Until the pharmacy's claim has come back from the log it answers 409 claim_unconfirmed
+        # ("try again shortly"); the pharmacist simply tries again.
+        reply = await api.call("pharmacy", "POST", f"/api/prescriptions/{pid}/dispense", staff, body, expect=(200, 409))
+        refusal = reply.get("detail") if isinstance(reply.get("detail"), dict) else None
+        if refusal is None:
+            return True
+        if refusal["reason"] != "claim_unconfirmed":
+            raise DemoAbort(f"{staff} could not dispense {pid}: {refusal}")
+        return False
+
+    await api.until(dispensed, f"{pid} dispensed at {pharmacy}", timeout_s=60)
 
 
 async def deliver(api: Api, pid: str, code: str, courier: str, *, fail: bool) -> None:

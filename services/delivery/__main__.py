@@ -1,10 +1,8 @@
-"""`python -m services.delivery`: run the delivery service's HTTP API, page and consumers."""
-
-import uvicorn
+"""`python -m services.delivery`: run the delivery's HTTP API and consumers."""
 
 from services.delivery.app import build
 from services.delivery.config import DeliverySettings
+from services.kit.serve import serve
 
 if __name__ == "__main__":
-    settings = DeliverySettings()
-    uvicorn.run(build(settings).http, host=settings.host, port=settings.port, log_level="info")
+    serve(build(DeliverySettings()))

@@ -6,9 +6,11 @@ No I/O: the clock, the formulary and the actors are arguments.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from events.authority import Role
+from events.directory import org
 from events.lifecycle import Prescription, Status
 from events.schemas import (
     EventPayload,
@@ -41,6 +43,28 @@ def needing_decision(findings: Sequence[Finding]) -> list[str]:
     return list(dict.fromkeys(f.rule_id for f in findings if f.severity in NEEDS_DECISION))
 
 
+def clinic_kind(clinic_id: str) -> str | None:
+    """The kind of the prescribing organisation in the community's directory (clinic, hospital, ...)."""
+    found = org(clinic_id)
+    return found.kind if found else None
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What a pack says of one prescription: its findings, and who must decide."""
+
+    findings: tuple[Finding, ...]
+    flagged: bool
+    needs_upper_review: bool
+
+
+def verdict(pack: rules.Pack, facts: rules.Facts) -> Verdict:
+    """Run a pack: flagged when any finding needs a person, upper-level when the pack says so."""
+    findings = pack.run(facts)
+    flagged = bool(needing_decision(findings))
+    return Verdict(findings, flagged, flagged and pack.needs_upper_review(findings))
+
+
 def decide_review(
     issued: PrescriptionIssued,
     *,
@@ -49,17 +73,21 @@ def decide_review(
     formulary: rules.Formulary,
     auto_approve: bool,
     service_actor: str,
+    clinic_kind: str | None = None,
+    pack: str = rules.CURRENT,
 ) -> list[EventPayload]:
     """Run the rule pack: flagged, or passed (and approved at once when auto_approve)."""
-    findings = rules.run(rules.Facts(issued, issued_at, now, formulary))
-    pid, version = issued.prescription_id, rules.RULE_PACK_VERSION
-    if needing_decision(findings):
-        return [ReviewFlagged(prescription_id=pid, rule_pack_version=version, findings=findings)]
-    passed = ReviewPassed(prescription_id=pid, rule_pack_version=version, findings=findings)
+    found = verdict(rules.pack(pack), rules.Facts(issued, issued_at, now, formulary, clinic_kind))
+    # Both versions travel on the event, so a regulator re-runs exactly these rules over these facts.
+    pid, recorded = issued.prescription_id, {"rule_pack_version": pack, "formulary_version": formulary.version}
+    if found.flagged:
+        return [ReviewFlagged(prescription_id=pid, findings=found.findings,
+                              needs_upper_review=found.needs_upper_review, **recorded)]
+    passed = ReviewPassed(prescription_id=pid, findings=found.findings, **recorded)
     if not auto_approve:
         return [passed]
     return [passed, PrescriptionApproved(prescription_id=pid, reviewer_id=service_actor, automatic=True,
-                                         rule_pack_version=version)]
+                                         rule_pack_version=pack)]
 
 
 def _awaiting(state: Prescription) -> ReviewPassed | ReviewFlagged:
@@ -101,7 +129,10 @@ def decide_approve(
 def decide_reject(
     state: Prescription, *, reviewer_id: str, reason: str, rule_ids: Sequence[str]
 ) -> PrescriptionRejected:
-    """A pharmacist rejects, optionally naming the findings that decided it."""
+    """A pharmacist or upper-level doctor rejects, optionally naming the findings that decided it.
+
+    A pharmacist may reject a prescription awaiting upper-level review: refusing is always the
+    safe direction; only letting it circulate needs the upper-level doctor."""
     review = _awaiting(state)
     assert state.issued is not None
     found = {f.rule_id for f in review.findings}
@@ -109,4 +140,5 @@ def decide_reject(
     if stray:
         raise Refused("not_a_finding", f"no such finding on this prescription: {', '.join(stray)}")
     return PrescriptionRejected(prescription_id=state.issued.prescription_id, reviewer_id=reviewer_id,
-                                reason=reason, rule_ids=tuple(dict.fromkeys(rule_ids)))
+                                reason=reason, rule_ids=tuple(dict.fromkeys(rule_ids)),
+                                rule_pack_version=review.rule_pack_version)

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from events.authority import REVIEWERS
 from events.envelope import Envelope
@@ -18,43 +17,19 @@ from events.schemas import Override
 from services.kit.http import ActorDep, require_role
 from services.kit.service import Service
 from services.kit.store import Decision
-from services.review import domain, rules, store
+from services.review import domain, replay, rules, store
+from services.review.bodies import ApproveBody, RejectBody
+from services.review.formulary.versions import FormularyUnavailable
 
 router = APIRouter(prefix="/api", tags=["review"])
 pages = APIRouter(tags=["pages"])
 PAGE = Path(__file__).parent / "web" / "index.html"
 
 
-# A blank reason is no reason: the signed event is the record a regulator reads of why.
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
-
-
-class OverrideIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    rule_id: str = Field(min_length=1, max_length=64, examples=["format.max_drugs"])
-    reason: Text = Field(examples=["慢病老人长期合用，已电话确认开方医师"])
-
-
-class ApproveBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    note: Text | None = Field(default=None, examples=["已核对"])
-    overrides: list[OverrideIn] = Field(default_factory=list, max_length=50,
-                                        description="one {rule_id, reason} per finding of severity block/pharmacist")
-
-
-class RejectBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    reason: Text = Field(examples=["药品超过5种，请分开开具"])
-    rule_ids: list[str] = Field(default_factory=list, max_length=50)
-
-
 React = Callable[[Service, Envelope[Any], Prescription], list[Decision]]
 
 
-def on_prescription_issued(formulary: rules.Formulary, auto_approve: bool) -> React:
+def on_prescription_issued(formulary: rules.Formulary, auto_approve: bool, pack: str = rules.CURRENT) -> React:
     """The reaction to prescription.issued: run the rule pack, signed by the service's own key."""
 
     def react(svc: Service, event: Envelope[Any], state: Prescription) -> list[Decision]:
@@ -64,7 +39,8 @@ def on_prescription_issued(formulary: rules.Formulary, auto_approve: bool) -> Re
         assert actor is not None and state.issued_at is not None
         payloads = domain.decide_review(
             state.issued, issued_at=state.issued_at, now=svc.clock(), formulary=formulary,
-            auto_approve=auto_approve, service_actor=actor,
+            auto_approve=auto_approve, service_actor=actor, clinic_kind=domain.clinic_kind(state.issued.clinic_id),
+            pack=pack,
         )
         signer = svc.keystore.service_signer(actor)
         return [Decision(p, signer, svc.reaction_id(event, n)) for n, p in enumerate(payloads)]
@@ -82,7 +58,9 @@ def _answer(state: Prescription) -> dict[str, Any]:
 
 @router.post("/prescriptions/{prescription_id}/approve")
 async def approve(prescription_id: UUID, body: ApproveBody, actor: ActorDep, request: Request) -> dict[str, Any]:
-    """A pharmacist (or upper-level doctor) approves, overriding each finding with a reason."""
+    """A pharmacist (or upper-level doctor) approves, overriding each finding with a reason; the
+    approval is signed with the approver's own key, so each override names who answered for it.
+    Only an upper-level doctor approves a prescription flagged for upper-level review."""
     require_role(actor, *REVIEWERS)
     svc = _service(request)
     now = svc.clock()
@@ -110,13 +88,31 @@ async def reject(prescription_id: UUID, body: RejectBody, actor: ActorDep, reque
     return _answer(state)
 
 
+Level = Literal["pharmacist", "upper", "all"]
+
+
 @router.get("/queue")
-async def queue(actor: ActorDep, request: Request,
-                limit: Annotated[int, Query(ge=1, le=500)] = 100) -> list[dict[str, Any]]:
-    """Prescriptions awaiting a decision, oldest first, with their findings."""
+async def queue(actor: ActorDep, request: Request, limit: Annotated[int, Query(ge=1, le=500)] = 100,
+                level: Level = "pharmacist") -> list[dict[str, Any]]:
+    """Prescriptions awaiting a decision, oldest first, with their findings: the pharmacists' queue,
+    the upper-level doctors' (level=upper: beyond the village-clinic formulary), or all."""
     require_role(actor, *REVIEWERS)
     async with _service(request).db.read() as s:
-        return await store.queue(s, limit)
+        return await store.queue(s, limit, level)
+
+
+@router.get("/rerun")
+async def rerun(actor: ActorDep, request: Request, pack: str = rules.CURRENT,
+                formulary: str | None = None) -> dict[str, Any]:
+    """Re-run history: recorded verdicts against their own pack, and a dry run of `pack`."""
+    require_role(actor, *REVIEWERS)
+    if pack not in rules.PACKS:
+        raise HTTPException(404, {"reason": "unknown_pack", "message": f"released packs: {', '.join(rules.PACKS)}"})
+    states = await replay.load_states(_service(request).db)
+    try:
+        return replay.report(states, pack=pack, formularies=request.app.state.formularies, formulary=formulary)
+    except FormularyUnavailable as exc:
+        raise HTTPException(404, {"reason": "unknown_formulary", "message": str(exc)}) from exc
 
 
 @router.get("/prescriptions/{prescription_id}")
@@ -131,6 +127,8 @@ async def one(prescription_id: UUID, actor: ActorDep, request: Request) -> dict[
         "issued_at": state.issued_at,
         "outcome": review.TYPE.removeprefix("review.") if review else None,
         "rule_pack_version": review.rule_pack_version if review else None,
+        "formulary_version": review.formulary_version if review else None,
+        "needs_upper_review": bool(getattr(review, "needs_upper_review", False)),
         "findings": [f.model_dump(mode="json") for f in review.findings] if review else [],
         "needs_override": domain.needing_decision(review.findings) if review else [],
         "reviewer_id": state.reviewer_id,

@@ -6,7 +6,21 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Text, select
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Connection,
+    DateTime,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    event,
+    false,
+    inspect,
+    select,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from events.lifecycle import Prescription, Status
@@ -27,6 +41,9 @@ reviews = Table(
     Column("drugs", Text, nullable=False),
     Column("findings", Text, nullable=False),
     Column("rule_pack_version", String(32), nullable=True),
+    Column("formulary_version", String(32), nullable=True),
+    # Only an upper-level doctor may approve these (乡村医生从业管理条例 第二十八条).
+    Column("needs_upper_review", Boolean, nullable=False, default=False, server_default=false()),
     Column("issued_at", DateTime(timezone=True), nullable=False),
     Column("valid_until", DateTime(timezone=True), nullable=False),
     Column("decided_by", String(64), nullable=True),
@@ -38,6 +55,16 @@ reviews = Table(
 
 JSON_COLUMNS = ("patient", "diagnoses", "drugs", "findings")
 DECISIONS = ("prescription.approved", "prescription.rejected")
+# Columns added after the table first shipped: create_all makes missing tables, not columns.
+ADDED_COLUMNS = {"formulary_version": "VARCHAR(32)", "needs_upper_review": "BOOLEAN NOT NULL DEFAULT FALSE"}
+
+
+@event.listens_for(metadata, "after_create")
+def _add_columns(_metadata: MetaData, connection: Connection, **_: Any) -> None:
+    have = {c["name"] for c in inspect(connection).get_columns(reviews.name)}
+    for name, ddl in ADDED_COLUMNS.items():
+        if name not in have:
+            connection.exec_driver_sql(f"ALTER TABLE {reviews.name} ADD COLUMN {name} {ddl}")
 
 
 def _json(value: Any) -> str:
@@ -62,6 +89,8 @@ async def project(session: AsyncSession, state: Prescription) -> None:
         "drugs": _json([i.model_dump(mode="json") for i in issued.items]),
         "findings": _json([f.model_dump(mode="json") for f in review.findings] if review else []),
         "rule_pack_version": review.rule_pack_version if review else None,
+        "formulary_version": review.formulary_version if review else None,
+        "needs_upper_review": bool(getattr(review, "needs_upper_review", False)),
         "issued_at": state.issued_at,
         "valid_until": issued.valid_until,
         "decided_by": state.reviewer_id,
@@ -84,9 +113,11 @@ def to_dict(row: Any) -> dict[str, Any]:
     return out
 
 
-async def queue(session: AsyncSession, limit: int) -> list[dict[str, Any]]:
-    """Prescriptions awaiting a pharmacist's decision, oldest first."""
+async def queue(session: AsyncSession, limit: int, level: str = "pharmacist") -> list[dict[str, Any]]:
+    """Prescriptions awaiting a decision, oldest first: a pharmacist's, an upper-level doctor's, or all."""
     awaiting = (str(Status.FLAGGED), str(Status.PASSED))
-    query = select(reviews).where(reviews.c.status.in_(awaiting)).order_by(reviews.c.issued_at).limit(limit)
+    query = select(reviews).where(reviews.c.status.in_(awaiting))
+    if level != "all":
+        query = query.where(reviews.c.needs_upper_review.is_(level == "upper"))
+    query = query.order_by(reviews.c.issued_at).limit(limit)
     return [to_dict(r) for r in await session.execute(query)]
-

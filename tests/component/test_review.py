@@ -5,12 +5,15 @@ from __future__ import annotations
 import contextlib
 import json
 from datetime import timedelta
+from decimal import Decimal
+from types import SimpleNamespace
 from uuid import uuid4
 
 import pytest
 from sqlalchemy import func, select
 
 from events.canonical import canonical_bytes
+from events.schemas import Diagnosis, Item
 from events.verifier import Accepted, read_verified
 from services.kit import tables
 from services.review.app import build
@@ -21,6 +24,12 @@ from tests.factories import T0, StreamWriter, cancelled, issued
 
 UNKNOWN_DRUG = "ZZ-NOT-IN-FORMULARY"
 OVERRIDE = {"rule_id": "format.max_drugs", "reason": "慢病老人，五种以上为长期合用，已电话确认医师"}
+# Six village-clinic drugs of six classes, no interaction among them, each fitting a diagnosis
+# below: with six on one prescription only format.max_drugs fires.
+SIX = (("C08CA01-TAB-5MG", "5", "qd"), ("A10BA02-TAB-500MG", "500", "bid"), ("C10AA05-TAB-20MG", "20", "qn"),
+       ("A02BC01-CAP-20MG", "20", "qd"), ("C09AA02-TAB-10MG", "10", "qd"), ("C07AB02-TAB-25MG", "25", "bid"))
+DIAGNOSES = (Diagnosis(code="I10", name="原发性高血压"), Diagnosis(code="E11.9", name="2型糖尿病"),
+             Diagnosis(code="E78.5", name="高脂血症"), Diagnosis(code="K21.9", name="胃食管反流病"))
 
 
 @contextlib.asynccontextmanager
@@ -30,6 +39,7 @@ async def review_service(tmp_path, keys_dir, identities, **settings):
         running.clock.advance(minutes=10)
         running.ids = identities
         running.rph = running.auth(identities.secrets.tokens["rph-zhao"])
+        running.upper = running.auth(identities.secrets.tokens["up-chen"])
         yield running
 
 
@@ -45,12 +55,18 @@ async def manual(tmp_path, keys_dir, identities):
         yield running
 
 
-async def prescribe(rv, drugs: int = 1, code: str | None = None, at=T0) -> tuple[str, StreamWriter]:
+def lines(drugs: int = 1, code: str | None = None) -> tuple[Item, ...]:
+    """The first `drugs` of SIX (or one line of another drug code)."""
+    base = issued(SimpleNamespace(actor_id="dr-wang", org_id="clinic-qiaotou")).items[0]
+    chosen = [(code, "5", "qd")] if code else SIX[:drugs]
+    return tuple(base.model_copy(update={"drug_code": c, "drug_name": f"药品{i}", "dose": Decimal(d), "frequency": f})
+                 for i, (c, d, f) in enumerate(chosen))
+
+
+async def prescribe(rv, drugs: int = 1, code: str | None = None, at=T0, **update) -> tuple[str, StreamWriter]:
     """The doctor's signed prescription arrives from the log; the review's verdict goes back to it."""
     doctor, pid = rv.ids.signer("dr-wang"), uuid4()
-    rx = issued(doctor, pid, at=at)
-    item = rx.items[0].model_copy(update={"drug_code": code} if code else {})
-    rx = rx.model_copy(update={"items": tuple(item.model_copy(update={"drug_name": f"药品{i}"}) for i in range(drugs))})
+    rx = issued(doctor, pid, at=at).model_copy(update={"items": lines(drugs, code), "diagnoses": DIAGNOSES, **update})
     writer = StreamWriter(pid, at=at)
     await rv.publish(writer.emit(rx, "prescriber", doctor), key=str(pid))
     await rv.flush()
@@ -211,3 +227,6 @@ async def test_only_pharmacists_and_upper_doctors_decide(manual):
 async def test_the_pharmacists_page_is_served_in_chinese(rv):
     resp = await rv.client.get("/")
     assert resp.status_code == 200 and "审方工作台" in resp.text
+    assert "上级医师审核" in resp.text and "规则包重跑" in resp.text
+    script = await rv.client.get("/static/review.js")
+    assert script.status_code == 200 and "/api/queue?level=" in script.text and "/api/rerun" in script.text

@@ -51,28 +51,26 @@ async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> list[TopicParti
 
 
 async def wait_consumed(bootstrap: str, groups: list[str], topic: str = "rx.events", timeout_s: float = 60) -> None:
-    """Wait until every consumer group has committed up to the end of the topic."""
+    """Wait until every consumer group has committed up to the end of the topic, and stays there."""
     # OffsetFetch through a group consumer: Tansu does not answer the admin client's variant.
-    probe = AIOKafkaConsumer(bootstrap_servers=bootstrap)
-    await probe.start()
-    try:
-        parts = await _partitions(probe, topic)
-        ends = await probe.end_offsets(parts)
-    finally:
-        await probe.stop()
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    for group in groups:
-        reader = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    # Tansu can report a high watermark a moment late, so the end is read again on every
+    # round and the groups must be caught up on two rounds in a row.
+    readers = [AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=g, enable_auto_commit=False) for g in groups]
+    for reader in readers:
         await reader.start()
-        try:
-            while True:
-                committed = {p: await reader.committed(p) for p in parts}
-                if all((committed[p] or 0) >= ends[p] for p in parts):
-                    break
-                if asyncio.get_running_loop().time() > deadline:
-                    raise TimeoutError(f"group {group} did not catch up: {committed} vs {ends}")
-                await asyncio.sleep(0.2)
-        finally:
+    try:
+        parts = await _partitions(readers[0], topic)
+        deadline, caught_up = asyncio.get_running_loop().time() + timeout_s, 0
+        while caught_up < 2:
+            ends = await readers[0].end_offsets(parts)
+            lagging = [(g, p) for g, r in zip(groups, readers, strict=True) for p in parts
+                       if (await r.committed(p) or 0) < ends[p]]
+            caught_up = 0 if lagging else caught_up + 1
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError(f"consumers did not catch up: {lagging[:5]}")
+            await asyncio.sleep(0.5)
+    finally:
+        for reader in readers:
             await reader.stop()
 
 
@@ -84,6 +82,19 @@ def row_counts(db_dir: Path, service: str) -> dict[str, int]:
         return {t: con.execute(f'select count(*) from "{t}"').fetchone()[0] for t in tables}
     finally:
         con.close()
+
+
+async def settled_counts(db_dir: Path, services: list[str], quiet_s: float = 1.0, timeout_s: float = 60) -> dict:
+    """Row counts once they have stopped moving for quiet_s (the services have nothing left to do)."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    last = {s: row_counts(db_dir, s) for s in services}
+    while asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(quiet_s)
+        now = {s: row_counts(db_dir, s) for s in services}
+        if now == last:
+            return now
+        last = now
+    raise TimeoutError("the services' tables kept changing")
 
 
 def count_types(messages: list[bytes]) -> Counter[tuple[str, str]]:

@@ -11,11 +11,15 @@ from events.lifecycle import Prescription, Status
 from events.schemas import Override, PrescriptionApproved, PrescriptionRejected, ReviewFlagged, ReviewPassed
 from services.kit.errors import Refused
 from services.review import domain, rules
+from services.review.formulary import load_formulary
 from tests.factories import T0, issued
-from tests.unit.test_review_rules import ISSUED_AT, KNOWN, drugs
+from tests.unit.test_review_rules import ISSUED_AT, drugs
+from tests.unit.test_review_rules_clinical import TELMISARTAN, item
 
 NOW = ISSUED_AT + timedelta(minutes=5)
-V = rules.RULE_PACK_VERSION
+V = rules.CURRENT
+F = load_formulary()
+FV = {"rule_pack_version": V, "formulary_version": F.version}
 
 
 @pytest.fixture
@@ -23,13 +27,13 @@ def rx(identities):
     return issued(identities.signer("dr-wang"))
 
 
-def review(rx, auto_approve=True, now=NOW):
-    return domain.decide_review(rx, issued_at=ISSUED_AT, now=now, formulary=KNOWN, auto_approve=auto_approve,
-                                service_actor="svc-review")
+def review(rx, auto_approve=True, now=NOW, kind="clinic", pack=V):
+    return domain.decide_review(rx, issued_at=ISSUED_AT, now=now, formulary=F, auto_approve=auto_approve,
+                                service_actor="svc-review", clinic_kind=kind, pack=pack)
 
 
 def state(rx, status=Status.FLAGGED) -> Prescription:
-    verdict = review(rx, auto_approve=False)[0]
+    verdict = review(rx, auto_approve=False, pack="2026.11.1")[0]
     return Prescription(str(rx.prescription_id), 2, status, issued=rx, issued_at=ISSUED_AT, review=verdict)
 
 
@@ -40,23 +44,41 @@ def approve(st, overrides=(), role="pharmacist", now=NOW):
 def test_clean_prescription_passes_and_is_approved_by_the_service(rx):
     pid = rx.prescription_id
     assert review(rx) == [
-        ReviewPassed(prescription_id=pid, rule_pack_version=V),
+        ReviewPassed(prescription_id=pid, **FV),
         PrescriptionApproved(prescription_id=pid, reviewer_id="svc-review", automatic=True, rule_pack_version=V),
     ]
-    assert review(rx, auto_approve=False) == [ReviewPassed(prescription_id=pid, rule_pack_version=V)]
+    assert review(rx, auto_approve=False) == [ReviewPassed(prescription_id=pid, **FV)]
 
 
 def test_too_many_drugs_is_flagged(rx):
-    [flagged] = review(drugs(rx, 6))
+    [flagged] = review(drugs(rx, 6), pack="2026.11.1")
     assert isinstance(flagged, ReviewFlagged) and [f.rule_id for f in flagged.findings] == ["format.max_drugs"]
+    assert (flagged.rule_pack_version, flagged.formulary_version, flagged.needs_upper_review) == \
+        ("2026.11.1", F.version, False)
+
+
+def test_a_village_doctor_beyond_the_village_formulary_needs_upper_review(rx):
+    beyond = rx.model_copy(update={"items": (item(TELMISARTAN, "40"),)})
+    [flagged] = review(beyond)
+    assert [(f.rule_id, f.severity) for f in flagged.findings] == [("prescriber.village_formulary", "pharmacist")]
+    assert flagged.needs_upper_review
+    [passed, _] = review(beyond, kind="hospital")
+    assert isinstance(passed, ReviewPassed)
 
 
 def test_info_findings_do_not_flag(rx, monkeypatch):
     note = rules.finding("info.demo", "示例条款", "info", "提示", "a hint")
-    monkeypatch.setattr(rules, "RULES", [*rules.RULES, lambda f: [note]])
-    passed, approved = review(rx)
-    assert passed == ReviewPassed(prescription_id=rx.prescription_id, rule_pack_version=V, findings=(note,))
-    assert approved.automatic
+    test_pack = rules.Pack("test", (*rules.pack().rules, lambda f: [note]))
+    monkeypatch.setattr(rules, "PACKS", {**rules.PACKS, "test": test_pack})
+    passed, approved = review(rx, pack="test")
+    assert passed == ReviewPassed(prescription_id=rx.prescription_id, rule_pack_version="test",
+                                  formulary_version=F.version, findings=(note,))
+    assert approved.automatic and approved.rule_pack_version == "test"
+
+
+def test_an_unknown_pack_is_a_bug_not_a_verdict(rx):
+    with pytest.raises(KeyError, match="2026.11.1"):
+        review(rx, pack="1999.1")
 
 
 def test_approval_needs_an_override_for_every_finding(rx):
@@ -65,7 +87,9 @@ def test_approval_needs_an_override_for_every_finding(rx):
         approve(st)
     assert refused.value.rule_ids == ["format.max_drugs"] and refused.value.status == 409
     ok = approve(st, [Override(rule_id="format.max_drugs", reason="慢病患者，已与医师确认")])
-    assert ok.overrides[0].reason == "慢病患者，已与医师确认" and not ok.automatic and ok.rule_pack_version == V
+    # The approval cites the pack that gave the verdict, not the pack current today.
+    assert ok.overrides[0].reason == "慢病患者，已与医师确认" and not ok.automatic
+    assert ok.rule_pack_version == "2026.11.1"
 
 
 def test_override_of_a_rule_that_did_not_fire_is_refused(rx):
@@ -95,20 +119,22 @@ def test_approving_after_valid_until_is_refused(rx):
     assert refused.value.reason == "expired"
 
 
-def test_upper_review_needs_an_upper_doctor(rx):
+def test_upper_review_needs_an_upper_doctor_to_approve_but_anyone_may_reject(rx):
     st = state(drugs(rx, 6))
     st = replace(st, review=st.review.model_copy(update={"needs_upper_review": True}))
     overrides = [Override(rule_id="format.max_drugs", reason="上级医师确认")]
-    with pytest.raises(Refused, match="upper"):
+    with pytest.raises(Refused, match="upper") as refused:
         approve(st, overrides)
+    assert refused.value.reason == "needs_upper_review"
     assert approve(st, overrides, role="upper_doctor").overrides == tuple(overrides)
+    assert domain.decide_reject(st, reviewer_id="rph-zhao", reason="超出村卫生室目录", rule_ids=()).reviewer_id
 
 
 def test_reject_names_only_findings_that_exist(rx):
     st = state(drugs(rx, 6))
     assert domain.decide_reject(st, reviewer_id="rph-zhao", reason="药品过多", rule_ids=["format.max_drugs"]) == \
         PrescriptionRejected(prescription_id=rx.prescription_id, reviewer_id="rph-zhao", reason="药品过多",
-                             rule_ids=("format.max_drugs",))
+                             rule_ids=("format.max_drugs",), rule_pack_version="2026.11.1")
     with pytest.raises(Refused, match="nope"):
         domain.decide_reject(st, reviewer_id="rph-zhao", reason="x", rule_ids=["nope"])
 

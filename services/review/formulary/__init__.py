@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from functools import cache
 from importlib import resources
+from importlib.resources.abc import Traversable
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
@@ -140,15 +141,20 @@ class Formulary(_Frozen):
                 if (i.a in ka and i.b in kb) or (i.a in kb and i.b in ka)]
 
 
-def _read(name: str):  # parsed JSON: a list or a dict
-    return json.loads(resources.files(__package__).joinpath(name).read_text(encoding="utf-8"))
+def _read(root: Traversable, name: str):  # parsed JSON: a list or a dict
+    return json.loads(root.joinpath(name).read_text(encoding="utf-8"))
+
+
+def load_from(root: Traversable) -> Formulary:
+    """A formulary from a folder laid out like this one: manifest.json and the files it names."""
+    manifest = _read(root, "manifest.json")
+    drugs = [d for name in manifest["drugs"] for d in _read(root, name)]
+    return Formulary(version=manifest["version"], effective_date=manifest["effective_date"],
+                     classes=_read(root, manifest["classes"]), drugs=drugs,
+                     interactions=_read(root, manifest["interactions"]))
 
 
 @cache
 def load_formulary() -> Formulary:
     """The shipped formulary, validated once per process."""
-    manifest = _read("manifest.json")
-    drugs = [d for name in manifest["drugs"] for d in _read(name)]
-    return Formulary(version=manifest["version"], effective_date=manifest["effective_date"],
-                     classes=_read(manifest["classes"]), drugs=drugs,
-                     interactions=_read(manifest["interactions"]))
+    return load_from(resources.files(__package__))
