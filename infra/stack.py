@@ -21,7 +21,7 @@ from infra.procs import Child, LaunchError, free_ports
 
 log = logging.getLogger("rxflow.stack")
 
-SERVICE_PORTS = {"prescriber": 8101, "review": 8102, "pharmacy": 8103, "delivery": 8104}
+SERVICE_PORTS = {"prescriber": 8101, "review": 8102, "pharmacy": 8103, "delivery": 8104, "audit": 8105}
 
 
 @dataclass

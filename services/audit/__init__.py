@@ -1,0 +1,1 @@
+"""Audit: the append-only ledger of every message on the log, and the regulator's tools."""

@@ -1,0 +1,153 @@
+"""The fast verifier gives events.verifier's verdict on the same inputs, and takes its shortcut on honest ones."""
+
+from __future__ import annotations
+
+import io
+import json
+import random
+from datetime import timedelta
+
+import pytest
+import rfc8785
+
+from events.identities import load_root_public_key
+from events.schemas import KeyRevoked
+from events.seal import seal
+from events.signing import b64encode
+from events.verifier import Accepted, Verifier
+from services.audit.exportfile import decode_message, load_record
+from services.audit.fastverify import FastVerifier, canonical_object, fast_canonical
+from services.audit.synthlog import write_export
+from tests.factories import T0, signed_issue
+
+
+@pytest.fixture(scope="module")
+def messages(keys_dir) -> list[bytes]:
+    """Messages of every type, in log order, key events first."""
+    buf = io.BytesIO()
+    write_export(keys_dir, 400, buf, batch=400, trust=True)
+    records = (load_record(line) for line in buf.getvalue().splitlines())
+    return [decode_message(r["message"]) for r in records if r["kind"] == "entry"]
+
+
+def both(keys_dir, raws: list[bytes], received=None) -> list[tuple[object, object]]:
+    """Each message through both verifiers, each with its own keyring learning keys in log order;
+    received (the broker's time) applies to the messages that are not key events."""
+    fast = FastVerifier(load_root_public_key(keys_dir))
+    slow = Verifier(load_root_public_key(keys_dir))
+    out = []
+    for index, raw in enumerate(raws):
+        received_at = received if index >= 16 else None
+        a = fast.verify(raw, received_at)
+        try:
+            b = slow.verify(raw, received_at)
+        except ValueError as exc:  # events.verifier cannot canonicalise some inputs: it raises
+            b = exc
+        for verifier, result in ((fast, a), (slow, b)):
+            if isinstance(result, Accepted) and result.event.type.startswith("key."):
+                verifier.keyring.apply(result.event.payload)
+        out.append((a, b))
+    return out
+
+
+def same(a, b) -> bool:
+    if isinstance(b, Exception):
+        return not isinstance(a, Accepted) and a.reason == "not_json"
+    if isinstance(a, Accepted) or isinstance(b, Accepted):
+        return isinstance(a, Accepted) and isinstance(b, Accepted) and a.event == b.event and a.raw == b.raw
+    return (a.reason, a.detail, a.event_id) == (b.reason, b.detail, b.event_id)
+
+
+def test_honest_messages_take_the_shortcut_and_agree(keys_dir, messages):
+    results = both(keys_dir, messages)
+    assert all(same(a, b) for a, b in results)
+    assert all(isinstance(a, Accepted) for a, _ in results)
+    assert {a.event.type for a, _ in results} >= {"key.registered", "prescription.issued", "prescription.dispensed",
+                                                  "delivery.assigned", "prescription.rejected"}
+    fast = FastVerifier(load_root_public_key(keys_dir))
+    for raw in messages:
+        result = fast.verify(raw)
+        if result.event.type.startswith("key."):
+            fast.keyring.apply(result.event.payload)
+    assert fast.fast_hits == len(messages)  # nothing went the slow way
+
+
+def test_every_single_byte_change_gets_the_same_verdict(keys_dir, messages):
+    rng = random.Random(8785)
+    changed = []
+    for _ in range(1500):
+        raw = rng.choice(messages[16:])
+        at = rng.randrange(len(raw))
+        changed.append(raw[:at] + bytes([rng.randrange(256)]) + raw[at + 1:])
+    results = both(keys_dir, messages[:16] + changed)
+    assert all(same(a, b) for a, b in results)
+
+
+def test_respaced_reordered_and_odd_json_get_the_same_verdict(keys_dir, messages):
+    obj = json.loads(messages[20])
+    odd = [
+        json.dumps(obj).encode(), json.dumps(obj, indent=1, ensure_ascii=False).encode(),  # respaced, escaped
+        json.dumps(dict(reversed(obj.items())), ensure_ascii=False).encode(),  # keys out of order
+        messages[20] + b" ", b" " + messages[20], b"\xef\xbb\xbf" + messages[20],  # whitespace, BOM
+        messages[20].replace(b'{"actor"', b'{"actor":"x","actor"', 1),  # a duplicate key
+        messages[20].replace(b'"schema_version":1', b'"schema_version":1.0'),  # a float spelling
+        messages[20].replace(b'"schema_version":1', b'"schema_version":NaN'),
+        messages[20].replace(b'"stream_version":1', b'"stream_version":12345678901234567890'),
+        b"", b"null", b"[]", b"{}", b'{"payload":{}}',
+    ]
+    results = both(keys_dir, messages[:16] + odd)
+    assert all(same(a, b) for a, b in results), [(a, b) for a, b in results if not same(a, b)]
+
+
+def signed_text(unsigned: str, signer) -> bytes:
+    """Wire bytes whose signature covers exactly `unsigned`, canonical or not: what a key holder could craft."""
+    signature = signer.sign(unsigned.encode())
+    return unsigned.replace(',"stream_id":', f',"signature":"{signature}","stream_id":', 1).encode()
+
+
+def with_payload(raw: bytes, **extra) -> str:
+    """The canonical text of an envelope without its signature, with extra payload fields."""
+    obj = json.loads(raw)
+    obj.pop("signature")
+    obj["payload"].update(extra)
+    return rfc8785.dumps(obj).decode()
+
+
+def test_a_key_holder_cannot_slip_past_with_bytes_that_are_not_canonical(keys_dir, identities):
+    doctor = identities.signer("dr-wang")
+    raw = signed_issue(doctor)
+    astral = signed_text(with_payload(raw, **{"😀": 1, "\uffff": 2}), doctor)  # UTF-16 order differs from Python's
+    floats = signed_text(with_payload(raw, x=1).replace('"x":1', '"x":1.0'), doctor)  # 1.0 is 1 in RFC 8785
+    spaced = signed_text(with_payload(raw).replace('"actor":', '"actor": '), doctor)
+    controls = signed_text(with_payload(raw, note="a\u2028b\x1f"), doctor)
+    big = signed_text(with_payload(raw, big=1).replace('"big":1', f'"big":{2**60}'), doctor)  # beyond 2^53
+    crafted = [astral, floats, spaced, controls, big]
+    results = both(keys_dir, [*identities.key_events, raw, *crafted])
+    assert all(same(a, b) for a, b in results), [(a, b) for a, b in results if not same(a, b)]
+    verdicts = [isinstance(b, Accepted) for _, b in results[-5:]]
+    assert verdicts == [True, False, False, True, False]  # canonical ones pass, crafted bytes do not
+    fast = FastVerifier(identities.keyring())
+    assert fast.fast(astral) is None and fast.fast(controls) is not None
+
+
+def test_revoked_keys_and_backdating_get_the_same_verdict(keys_dir, identities):
+    root = identities.root
+    revoke = seal(KeyRevoked(key_id="dr-wang-k1", revoked_at=T0, reason="钥匙遗失"), stream_id="dr-wang-k1",
+                  stream_version=2, producer="platform", signer=root, producer_seq=99, occurred_at=T0)
+    doctor = identities.signer("dr-wang")
+    early, late = signed_issue(doctor, at=T0 - timedelta(hours=1)), signed_issue(doctor, at=T0 + timedelta(hours=1))
+    results = both(keys_dir, [*identities.key_events, early, revoke, late, early])
+    assert all(same(a, b) for a, b in results)
+    assert [isinstance(a, Accepted) for a, _ in results[-4:]] == [True, True, False, True]
+    backdated = both(keys_dir, [*identities.key_events, early], received=T0 + timedelta(minutes=5))
+    assert all(same(a, b) for a, b in backdated) and backdated[-1][0].reason == "clock_skew"
+
+
+def test_fast_canonical_is_rfc8785():
+    values = [{"b": 1, "a": [True, None, "中文\n\u001f"]}, {"x": 1.5}, {"😀": 1, "\uffff": 2}, {"y": -0.0}]
+    for value in values:
+        assert fast_canonical(value) == rfc8785.dumps(value)
+    with pytest.raises(rfc8785.IntegerDomainError):
+        fast_canonical({"n": 2**60})
+    assert canonical_object(rfc8785.dumps(values[0])) == values[0]
+    assert canonical_object(b'{"a": 1}') is None and canonical_object(b64encode(b"x").encode()) is None

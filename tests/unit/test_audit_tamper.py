@@ -1,0 +1,101 @@
+"""Over a thousand random edits, deletions, reorderings and insertions in an export: each one is caught."""
+
+from __future__ import annotations
+
+import io
+import random
+from functools import cache
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from events.signing import public_key_text, verify_signature
+from services.audit.offline import verify_data
+from services.audit.owners import Options
+from services.audit.synthlog import write_export
+
+
+@cache
+def _verify_once(public: bytes, signature: str, message: bytes) -> bool:
+    return verify_signature(Ed25519PublicKey.from_public_bytes(public), signature, message)
+
+
+def cached_check(key: Ed25519PublicKey, signature: str, message: bytes) -> bool:
+    """Ed25519 is a pure function: the mutated copies re-check mostly unchanged messages."""
+    return _verify_once(key.public_bytes_raw(), signature, message)
+
+
+@pytest.fixture(scope="module")
+def export(keys_dir, identities) -> tuple[bytes, Options]:
+    buf = io.BytesIO()
+    write_export(keys_dir, 300, buf, batch=60)
+    return buf.getvalue(), Options(identities.root.key_id, public_key_text(identities.root.public_key))
+
+
+def check(data: bytes, options: Options):
+    return verify_data(data, options, workers=1, check_signature=cached_check, stop_early=True)
+
+
+def edit_byte(rng: random.Random, data: bytes) -> bytes:
+    at = rng.randrange(len(data))
+    return data[:at] + bytes([rng.choice([b for b in range(256) if b != data[at]])]) + data[at + 1:]
+
+
+def delete(rng: random.Random, data: bytes) -> bytes:
+    lines = data.splitlines(keepends=True)
+    if rng.random() < 0.7:
+        del lines[rng.randrange(len(lines))]
+        return b"".join(lines)
+    at = rng.randrange(len(data))
+    return data[:at] + data[at + rng.randint(1, 80):]
+
+
+def reorder(rng: random.Random, data: bytes) -> bytes:
+    lines = data.splitlines(keepends=True)
+    i, j = rng.sample(range(len(lines)), 2)
+    if rng.random() < 0.5:
+        lines[i], lines[j] = lines[j], lines[i]
+    else:
+        lines.insert(j, lines.pop(i))
+    return b"".join(lines)
+
+
+def insert(rng: random.Random, data: bytes) -> bytes:
+    lines = data.splitlines(keepends=True)
+    roll = rng.random()
+    if roll < 0.5:  # a copy of an existing record
+        lines.insert(rng.randrange(len(lines) + 1), lines[rng.randrange(len(lines))])
+    elif roll < 0.8:  # bytes somewhere
+        at = rng.randrange(len(data) + 1)
+        return data[:at] + rng.randbytes(rng.randint(1, 30)) + data[at:]
+    else:  # a blank line or a JSON line that is no record
+        lines.insert(rng.randrange(len(lines) + 1), rng.choice([b"\n", b'{"kind":"note"}\n', b"{}\n"]))
+    return b"".join(lines)
+
+
+MUTATIONS = [(edit_byte, 640), (delete, 160), (reorder, 160), (insert, 160)]
+
+
+def test_the_untouched_export_verifies(export):
+    data, options = export
+    outcome = verify_data(data, options, workers=1)
+    assert outcome.ok, outcome.first_problem
+    assert outcome.entries == 300 and outcome.accepted == 300 and len(outcome.checkpoints) == 5
+
+
+@pytest.mark.parametrize(("mutate", "count"), MUTATIONS, ids=[m.__name__ for m, _ in MUTATIONS])
+def test_every_mutation_is_detected(export, mutate, count):
+    data, options = export
+    rng = random.Random(f"tamper-{mutate.__name__}")
+    tried = missed = 0
+    while tried < count:
+        changed = mutate(rng, data)
+        if changed == data:
+            continue  # leaves the file as it was: not a mutation
+        tried += 1
+        outcome = check(changed, options)
+        if outcome.ok:
+            missed += 1
+            where = next((i for i, (a, b) in enumerate(zip(data, changed, strict=False)) if a != b), None)
+            print("undetected change at byte", where)
+    assert missed == 0, f"{missed} of {tried} {mutate.__name__} mutations went unnoticed"
