@@ -1,0 +1,1 @@
+"""Benchmarks: load on the services, and the regulator's verify/replay throughput."""

@@ -16,7 +16,37 @@ class DuplicateKeyError(ValueError):
 
 def canonical_bytes(value: Any) -> bytes:
     """Return the RFC 8785 canonical serialisation of a JSON value."""
+    # Python's C encoder writes RFC 8785 exactly for "plain" values (below), and is some twenty
+    # times faster than the pure-Python reference, which was the largest cost of verifying an
+    # event in a service. Anything else (floats, big integers, non-ASCII keys) takes the reference.
+    try:
+        if _plain(value):
+            return _ENCODE(value).encode()
+    except (RecursionError, UnicodeEncodeError):  # deep nesting, lone surrogates: the reference decides
+        pass
     return rfc8785.dumps(value)
+
+
+# Sorted keys, no spaces, UTF-8 as is: RFC 8785's layout. Its string escapes (the short forms
+# for \b \t \n \f \r, lowercase \u00xx for other controls, nothing else escaped) are json's too.
+_ENCODE = json.JSONEncoder(ensure_ascii=False, allow_nan=False, sort_keys=True, separators=(",", ":")).encode
+_SAFE_INT = 2**53  # beyond it RFC 8785 writes numbers as ECMAScript doubles do
+
+
+def _plain(value: Any) -> bool:
+    """True when json's encoding of value is its RFC 8785 form: strings, booleans, null, integers
+    of magnitude below 2^53, and lists and objects of those with ASCII keys (sorting by UTF-16
+    code units, as RFC 8785 does, and by code points, as Python does, agree on ASCII)."""
+    kind = type(value)
+    if kind is str or kind is bool or value is None:
+        return True
+    if kind is int:
+        return -_SAFE_INT < value < _SAFE_INT
+    if kind is dict:
+        return all(type(k) is str and k.isascii() and _plain(v) for k, v in value.items())
+    if kind is list:
+        return all(_plain(v) for v in value)
+    return False
 
 
 def signed_part(envelope: dict[str, Any]) -> bytes:

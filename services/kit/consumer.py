@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from events.envelope import Envelope
-from events.lifecycle import Prescription, fold
+from events.lifecycle import Prescription, Void, evolve, fold
 from events.rejection import Reason, Rejected
 from events.schemas import KeyRegistered, KeyRevoked
 from events.verifier import Accepted, Verifier
@@ -20,8 +20,11 @@ from services.kit.store import Delivery, EventStore
 
 log = logging.getLogger(__name__)
 
-# What a service does with an applied event: update read models, maybe decide new events.
-React = Callable[[AsyncSession, Envelope[Any], Prescription, bool], Awaitable[None]]
+# What a service does with an applied event: maybe decide and append new events, which it
+# returns (parsed). `applied` is False for a void event, which must trigger nothing.
+React = Callable[[AsyncSession, Envelope[Any], Prescription, bool], Awaitable[list[Envelope[Any]]]]
+# Write the read model of one prescription from its state.
+Project = Callable[[AsyncSession, Prescription], Awaitable[None]]
 
 
 @dataclass
@@ -36,46 +39,111 @@ def kafka_time(raw_message: Any) -> datetime | None:
     return datetime.fromtimestamp(ts / 1000, UTC) if isinstance(ts, int) and ts > 0 else None
 
 
+@dataclass
+class _Stream:
+    """One stream while a batch is applied: the fold of what came from the log, and our own
+    events not yet seen back from it (they fold after the log's, as EventStore.load orders them)."""
+
+    logged: Prescription
+    pending: list[Envelope[Any]]
+    touched: bool = False
+
+    def state(self) -> Prescription:
+        state = self.logged
+        for event in self.pending:
+            result = evolve(state, event)
+            if not isinstance(result, Void):
+                state = result
+        return state
+
+
+@dataclass
+class _Batch:
+    seen: dict[str, Delivery] = field(default_factory=dict)  # event_id -> where first consumed
+    consumed: list[tuple[Envelope[Any], bytes, Delivery]] = field(default_factory=list)
+    streams: dict[str, _Stream] = field(default_factory=dict)
+
+
 class Consumer:
     """Turns raw log messages into applied events, exactly once per event_id."""
 
-    def __init__(self, db: Database, store: EventStore, verifier: Verifier, react: React,
-                 after_commit: Callable[[], None] = lambda: None) -> None:
-        self.db, self.store, self.verifier, self.react = db, store, verifier, react
+    def __init__(self, db: Database, store: EventStore, verifier: Verifier, react: React, project: Project,
+                 after_commit: Callable[[Sequence[str]], None] = lambda _ids: None) -> None:
+        self.db, self.store, self.verifier, self.react, self.project = db, store, verifier, react, project
         self.after_commit = after_commit
 
     async def handle(self, raw: bytes, where: Delivery, log_time: datetime | None = None) -> Outcome:
         """Process one message; an exception means a broken dependency and the message is redelivered."""
-        result = self.verifier.verify(raw, received_at=log_time)
-        if isinstance(result, Rejected):
-            async with self.db.write() as s:
-                await self.store.record_rejection(s, result, raw, where)
-            log.warning("rejected message at %s/%s: %s", where.topic, where.offset, result.describe())
-            return Outcome("rejected", result.describe())
-        return await self._apply(result, where)
+        return (await self.handle_batch([(raw, where, log_time)]))[0]
 
-    async def _apply(self, accepted: Accepted, where: Delivery) -> Outcome:
-        event = accepted.event
-        if isinstance(event.payload, KeyRegistered | KeyRevoked):
-            self.verifier.keyring.apply(event.payload)
-            return Outcome("accepted", "key event")
-        eid = str(event.event_id)
+    async def handle_batch(self, messages: Sequence[tuple[bytes, Delivery, datetime | None]]) -> list[Outcome]:
+        """Process messages in log order in ONE transaction (one fsync); an exception rolls all of
+        them back and the caller must not acknowledge any (they are redelivered, deduped by event_id)."""
+        # Verification is pure CPU: done before the transaction, so the write lock is held briefly.
+        checked = [(self.verifier.verify(raw, received_at=t), raw, where) for raw, where, t in messages]
+        outcomes: list[Outcome | None] = [None] * len(checked)
+        for i, (result, _, _) in enumerate(checked):
+            if isinstance(result, Accepted) and isinstance(result.event.payload, KeyRegistered | KeyRevoked):
+                self.verifier.keyring.apply(result.event.payload)
+                outcomes[i] = Outcome("accepted", "key event")
+        if all(o is not None for o in outcomes):
+            return outcomes  # type: ignore[return-value]
+        voids: list[tuple[str, str, str]] = []
         async with self.db.write() as s:
-            first = await self.store.first_seen(s, eid)
-            if first is not None:
-                return await self._duplicate(s, accepted, where, first)
-            await self.store.record_consumed(s, event, accepted.raw, where)
-            state, voids = fold(event.stream_id, await self.store.load(s, event.stream_id))
-            void = next((v for v in voids if v.event_id == eid), None)
-            if void is not None:
-                await self.store.mark_void(s, eid, void.reason)
-            await self.react(s, event, state, void is None)
-        self.after_commit()
+            batch = _Batch()
+            fresh = [r.event for r, _, _ in checked if isinstance(r, Accepted)]
+            batch.seen = await self.store.first_seen_many(s, (str(e.event_id) for e in fresh))
+            streams = {e.stream_id for e in fresh if str(e.event_id) not in batch.seen}
+            for stream_id, (logged, pending) in (await self.store.load_many(s, streams)).items():
+                batch.streams[stream_id] = _Stream(fold(stream_id, logged)[0], pending)
+            for i, (result, raw, where) in enumerate(checked):
+                if outcomes[i] is not None:
+                    continue
+                if isinstance(result, Rejected):
+                    await self.store.record_rejection(s, result, raw, where)
+                    log.warning("rejected message at %s/%s: %s", where.topic, where.offset, result.describe())
+                    outcomes[i] = Outcome("rejected", result.describe())
+                else:
+                    outcomes[i] = await self._apply(s, batch, result, where, voids)
+            # Rows are written after the fold, in log order: one insert for the whole batch.
+            await self.store.record_consumed_many(s, batch.consumed)
+            for eid, _, reason in voids:
+                await self.store.mark_void(s, eid, reason)
+            # The read model is written once per stream, from its last state: the same rows as
+            # writing it after every event, since nobody sees inside the transaction.
+            for stream in batch.streams.values():
+                if stream.touched:
+                    await self.project(s, stream.state())
+        self.after_commit([str(e.event_id) for e, _, _ in batch.consumed])
+        for eid, kind, reason in voids:
+            log.info("void event %s (%s): %s", eid, kind, reason)
+        return outcomes  # type: ignore[return-value]
+
+    async def _apply(self, s: AsyncSession, batch: _Batch, accepted: Accepted, where: Delivery,
+                     voids: list[tuple[str, str, str]]) -> Outcome:
+        event = accepted.event
+        eid = str(event.event_id)
+        first = batch.seen.get(eid)
+        if first is not None:
+            return await self._duplicate(s, accepted, where, first)
+        batch.seen[eid] = where
+        batch.consumed.append((event, accepted.raw, where))
+        self.store.remember(accepted.raw, event)
+        stream = batch.streams[event.stream_id]
+        stream.touched = True
+        # Our own event back from the log is no longer pending: it now folds in log order.
+        stream.pending = [p for p in stream.pending if p.event_id != event.event_id]
+        result = evolve(stream.logged, event)
+        void = result if isinstance(result, Void) else None
+        if void is None:
+            stream.logged = result  # type: ignore[assignment]
+        state = stream.state()
+        # What the reaction appends is ours and not yet on the log: pending, folded after it.
+        stream.pending.extend(await self.react(s, event, state, void is None))
         if void is not None:
-            log.info("void event %s (%s): %s", eid, event.type, void.reason)
+            voids.append((eid, event.type, void.reason))
             return Outcome("void", void.reason)
         return Outcome("accepted")
-
 
     async def _duplicate(self, s: AsyncSession, accepted: Accepted, where: Delivery, first: Delivery) -> Outcome:
         # The same position again is Kafka redelivering (at least once): nothing to say. The

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -47,24 +48,28 @@ class Delivery:
 class EventStore:
     """SQL event store of one service (producer)."""
 
-    def __init__(self, producer: str, events_topic: str = "rx.events") -> None:
+    def __init__(self, producer: str, events_topic: str = "rx.events", parse_cache_size: int = 4096) -> None:
         self.producer = producer
         self.events_topic = events_topic
+        self.parse_cache_size = parse_cache_size
+        self._parsed: OrderedDict[bytes, Envelope[Any]] = OrderedDict()
 
-    async def _next_seq(self, session: AsyncSession) -> int:
+    async def _next_seqs(self, session: AsyncSession, n: int) -> int:
+        """Reserve n producer_seq numbers; returns the first."""
         # The row lock taken by UPDATE serialises writers of this producer until commit,
         # so producer_seq and outbox order agree and a rollback leaves no gap.
-        result = await session.execute(
+        conn = await session.connection()  # Core, not the ORM session's execute: ~1 ms less per statement
+        result = await conn.execute(
             update(t.producer_seq)
             .where(t.producer_seq.c.producer == self.producer)
-            .values(last=t.producer_seq.c.last + 1)
+            .values(last=t.producer_seq.c.last + n)
             .returning(t.producer_seq.c.last)
         )
-        seq = result.scalar_one_or_none()
-        if seq is None:
-            await session.execute(insert(t.producer_seq).values(producer=self.producer, last=1))
-            seq = 1
-        return seq
+        last = result.scalar_one_or_none()
+        if last is None:
+            await conn.execute(insert(t.producer_seq).values(producer=self.producer, last=n))
+            last = n
+        return last - n + 1
 
     async def append(
         self,
@@ -74,23 +79,32 @@ class EventStore:
         decisions: Sequence[Decision],
         now: datetime,
     ) -> list[bytes]:
-        """Seal and store decisions at the versions after expected_version, with outbox rows."""
-        sealed = []
-        for offset, d in enumerate(decisions, start=1):
-            seq = await self._next_seq(session)
-            version = expected_version + offset
+        """Seal and store decisions at the versions after expected_version, with outbox rows.
+
+        On VersionConflict the caller must roll the transaction back (Database.write does):
+        the reserved sequence numbers and any rows already written go with it, no gap is left.
+        """
+        if not decisions:
+            return []
+        first_seq = await self._next_seqs(session, len(decisions))
+        rows, sealed = [], []
+        for offset, d in enumerate(decisions):
+            seq, version = first_seq + offset, expected_version + offset + 1
             raw = seal(d.payload, stream_id=stream_id, stream_version=version, producer=self.producer,
                        signer=d.signer, producer_seq=seq, occurred_at=now, event_id=d.event_id)
-            row = dict(event_id=str(d.event_id), stream_id=stream_id, stream_version=version,
-                       type=d.payload.TYPE, producer_seq=seq, occurred_at=now, raw=raw)
-            try:
-                async with session.begin_nested():
-                    await session.execute(insert(t.events).values(**row))
-            except IntegrityError as exc:
-                raise VersionConflict(f"{stream_id} v{version} was taken by another writer") from exc
-            await session.execute(insert(t.outbox).values(
-                event_id=row["event_id"], topic=self.events_topic, key=stream_id, raw=raw, published=False))
+            rows.append(dict(event_id=str(d.event_id), stream_id=stream_id, stream_version=version,
+                             type=d.payload.TYPE, producer_seq=seq, occurred_at=now, raw=raw))
             sealed.append(raw)
+        # One statement per table (executemany, compiled once and cached) instead of a savepoint
+        # and two inserts per event; on the Core connection, not through the ORM session.
+        conn = await session.connection()
+        try:
+            await conn.execute(insert(t.events), rows)
+        except IntegrityError as exc:
+            raise VersionConflict(f"{stream_id} v{expected_version + 1}.. was taken by another writer") from exc
+        await conn.execute(insert(t.outbox), [
+            dict(event_id=r["event_id"], topic=self.events_topic, key=stream_id, raw=r["raw"], published=False)
+            for r in rows])
         return sealed
 
     async def seen(self, session: AsyncSession, event_id: str) -> bool:
@@ -105,15 +119,34 @@ class EventStore:
         )).first()
         return Delivery(found.topic, found.partition, found.offset, found.received_at) if found else None
 
+    async def first_seen_many(self, session: AsyncSession, event_ids: Iterable[str]) -> dict[str, Delivery]:
+        """Where each of these events was first consumed, for those already consumed."""
+        ids = list(dict.fromkeys(event_ids))
+        found: dict[str, Delivery] = {}
+        conn = await session.connection()
+        for i in range(0, len(ids), 500):  # SQLite caps bound parameters
+            rows = await conn.execute(
+                select(t.inbox.c.event_id, t.inbox.c.topic, t.inbox.c.partition, t.inbox.c.offset,
+                       t.inbox.c.received_at).where(t.inbox.c.event_id.in_(ids[i:i + 500])))
+            found.update({r.event_id: Delivery(r.topic, r.partition, r.offset, r.received_at) for r in rows})
+        return found
+
     async def record_consumed(
         self, session: AsyncSession, event: Envelope[Any], raw: bytes, where: Delivery
     ) -> None:
         """Keep a verified event from the log; its event_id marks it consumed."""
-        await session.execute(insert(t.inbox).values(
-            event_id=str(event.event_id), stream_id=event.stream_id, stream_version=event.stream_version,
-            type=event.type, producer=event.producer, producer_seq=event.producer_seq, raw=raw,
-            topic=where.topic, partition=where.partition, offset=where.offset, received_at=where.received_at,
-        ))
+        await self.record_consumed_many(session, [(event, raw, where)])
+
+    async def record_consumed_many(
+        self, session: AsyncSession, consumed: Sequence[tuple[Envelope[Any], bytes, Delivery]]
+    ) -> None:
+        """Keep verified events from the log, in this order (one multi-row insert)."""
+        if consumed:
+            await (await session.connection()).execute(insert(t.inbox), [dict(
+                event_id=str(e.event_id), stream_id=e.stream_id, stream_version=e.stream_version,
+                type=e.type, producer=e.producer, producer_seq=e.producer_seq, raw=raw,
+                topic=w.topic, partition=w.partition, offset=w.offset, received_at=w.received_at,
+            ) for e, raw, w in consumed])
 
     async def record_rejection(
         self, session: AsyncSession, rejected: Rejected, raw: bytes, where: Delivery
@@ -131,20 +164,53 @@ class EventStore:
 
     async def load(self, session: AsyncSession, stream_id: str) -> list[Envelope[Any]]:
         """The stream as this service knows it: the log's order, then its own pending events."""
-        logged = await session.execute(
-            select(t.inbox.c.event_id, t.inbox.c.raw)
-            .where(t.inbox.c.stream_id == stream_id)
-            .order_by(t.inbox.c.position)
-        )
-        rows = logged.all()
-        on_log = {r.event_id for r in rows}
-        own = await session.execute(
-            select(t.events.c.event_id, t.events.c.raw)
-            .where(t.events.c.stream_id == stream_id)
-            .order_by(t.events.c.stream_version)
-        )
-        pending = [r for r in own.all() if r.event_id not in on_log]
-        return [read_verified(r.raw) for r in [*rows, *pending]]
+        logged, pending = (await self.load_many(session, [stream_id]))[stream_id]
+        return [*logged, *pending]
+
+    async def load_many(
+        self, session: AsyncSession, stream_ids: Iterable[str]
+    ) -> dict[str, tuple[list[Envelope[Any]], list[Envelope[Any]]]]:
+        """Per stream: the events consumed from the log in log order, and this service's own
+        events not yet seen back from the log, in stream order (two queries for all streams)."""
+        ids = list(dict.fromkeys(stream_ids))
+        out: dict[str, tuple[list[Envelope[Any]], list[Envelope[Any]]]] = {s: ([], []) for s in ids}
+        on_log: set[str] = set()
+        conn = await session.connection()
+        for i in range(0, len(ids), 500):  # SQLite caps bound parameters
+            chunk = ids[i:i + 500]
+            logged = await conn.execute(
+                select(t.inbox.c.stream_id, t.inbox.c.event_id, t.inbox.c.raw)
+                .where(t.inbox.c.stream_id.in_(chunk)).order_by(t.inbox.c.position))
+            for r in logged:
+                on_log.add(r.event_id)
+                out[r.stream_id][0].append(self.parse(r.raw))
+            own = await conn.execute(
+                select(t.events.c.stream_id, t.events.c.event_id, t.events.c.raw)
+                .where(t.events.c.stream_id.in_(chunk)).order_by(t.events.c.stream_version))
+            for r in own:
+                if r.event_id not in on_log:
+                    out[r.stream_id][1].append(self.parse(r.raw))
+        return out
+
+    def parse(self, raw: bytes) -> Envelope[Any]:
+        """read_verified, remembered: a stream is loaded again at every step of its life, and
+        parsing its events again each time was the biggest cost of a command. The key is the
+        bytes themselves, so a hit is the same event by construction (Envelope is frozen)."""
+        cache = self._parsed
+        event = cache.get(raw)
+        if event is None:
+            event = cache[raw] = read_verified(raw)
+            if len(cache) > self.parse_cache_size:
+                cache.popitem(last=False)
+        else:
+            cache.move_to_end(raw)
+        return event
+
+    def remember(self, raw: bytes, event: Envelope[Any]) -> None:
+        """Seed the parse cache with an event the verifier has just parsed from these bytes."""
+        self._parsed[raw] = event
+        if len(self._parsed) > self.parse_cache_size:
+            self._parsed.popitem(last=False)
 
     async def pending(self, session: AsyncSession, stream_id: str) -> list[str]:
         """Ids of this service's events on the stream not yet seen back from the log."""

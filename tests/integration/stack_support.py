@@ -74,6 +74,35 @@ async def wait_consumed(bootstrap: str, groups: list[str], topic: str = "rx.even
             await reader.stop()
 
 
+def inbox_ids(db_dir: Path, service: str) -> set[str]:
+    """Event ids a service has consumed from the log (read-only)."""
+    con = sqlite3.connect(f"file:{db_dir / f'{service}.db'}?mode=ro", uri=True)
+    try:
+        return {r[0] for r in con.execute("select event_id from inbox")}
+    finally:
+        con.close()
+
+
+async def wait_every_event_consumed(bootstrap: str, db_dir: Path, services: list[str],
+                                    timeout_s: float = 120) -> list[bytes]:
+    """Wait until every event on the log is in every service's inbox, and return the log.
+
+    Stronger than committed offsets (a stale high watermark can make those look caught up), and
+    a skipped offset shows up here as a named missing event instead of a count off by one.
+    """
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while True:
+        log = await read_log(bootstrap)
+        on_log = {json.loads(raw)["event_id"]: i for i, raw in enumerate(log) if raw.startswith(b"{")}
+        missing = {s: sorted(set(on_log) - inbox_ids(db_dir, s), key=on_log.get) for s in services}
+        if not any(missing.values()):
+            return log
+        if asyncio.get_running_loop().time() > deadline:
+            named = {s: [(on_log[e], e) for e in ids[:5]] for s, ids in missing.items() if ids}
+            raise TimeoutError(f"events on the log never consumed (log index, event id): {named}")
+        await asyncio.sleep(0.5)
+
+
 def row_counts(db_dir: Path, service: str) -> dict[str, int]:
     """Row counts of a service's SQLite tables (read-only)."""
     con = sqlite3.connect(f"file:{db_dir / f'{service}.db'}?mode=ro", uri=True)

@@ -22,6 +22,7 @@ from tests.integration.stack_support import (
     row_counts,
     settled_counts,
     wait_consumed,
+    wait_every_event_consumed,
 )
 
 pytestmark = pytest.mark.integration
@@ -126,8 +127,10 @@ async def test_concurrent_claims_exactly_one_wins_and_nothing_is_dispensed_twice
 async def test_every_event_delivered_twice_changes_nothing(stack):
     bootstrap = stack.broker.bootstrap
     await wait_consumed(bootstrap, SERVICES)
+    await wait_every_event_consumed(bootstrap, stack.var / "db", SERVICES)
     before = await settled_counts(stack.var / "db", SERVICES)
-    log = await read_log(bootstrap)
+    log = await wait_every_event_consumed(bootstrap, stack.var / "db", SERVICES)
+    assert all(before[s]["inbox"] == len(log) for s in SERVICES), "the log moved while the counts settled"
     await republish(bootstrap, log)
     await wait_consumed(bootstrap, SERVICES, timeout_s=120)
     expected = {s: before[s]["rejections"] + len(log) for s in SERVICES}

@@ -113,3 +113,23 @@ async def test_consumed_events_are_seen_once_and_folded_before_pending_ones(db, 
         pending = await store.pending(s, str(pid))
     assert [e.type for e in loaded] == ["prescription.issued", "prescription.cancelled"]
     assert pending == [str(loaded[1].event_id)]
+
+
+async def test_upsert_inserts_then_replaces_a_read_model_row_with_its_types(db):
+    from datetime import timedelta
+
+    from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table
+
+    from services.kit.db import upsert
+
+    rows = Table("contract_rows", MetaData(), Column("id", String(36), primary_key=True),
+                 Column("offset", Integer), Column("at", DateTime(timezone=True)))  # "offset": a reserved word
+    await db.create_all(rows.metadata)
+    async with db.write() as s:
+        await upsert(s, rows, {"id": "a", "offset": 1, "at": T0}, "id")
+        await upsert(s, rows, {"id": "b", "offset": 2, "at": T0}, "id")
+    async with db.write() as s:
+        await upsert(s, rows, {"id": "a", "offset": 3, "at": T0 + timedelta(hours=1)}, "id")
+    async with db.read() as s:
+        found = {r.id: (r.offset, r.at.replace(tzinfo=None)) for r in await s.execute(select(rows))}
+    assert found == {"a": (3, (T0 + timedelta(hours=1)).replace(tzinfo=None)), "b": (2, T0.replace(tzinfo=None))}

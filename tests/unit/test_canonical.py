@@ -1,6 +1,9 @@
 """Canonical bytes (RFC 8785) and strict parsing."""
 
 import pytest
+import rfc8785
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from events.canonical import DuplicateKeyError, canonical_bytes, signed_part, strict_loads
 
@@ -38,3 +41,30 @@ def test_strict_loads_refuses_duplicate_keys():
 def test_strict_loads_refuses_non_json(raw):
     with pytest.raises(ValueError):
         strict_loads(raw)
+
+
+# JSON values of every kind, keys included that sort differently by UTF-16 and by code point
+# (astral against U+E000..U+FFFF) and integers on both sides of 2^53.
+_scalars = (st.none() | st.booleans() | st.text() | st.floats(allow_nan=False, allow_infinity=False)
+            | st.integers(min_value=-(2**60), max_value=2**60) | st.sampled_from([2**53 - 1, 2**53, -(2**53)]))
+_keys = st.text() | st.sampled_from(["\ue000", "\U0001f600", "a\U00010000", "a\uffff", "\x7f", "é"])
+_json = st.recursive(_scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_keys, inner, max_size=4),
+                     max_leaves=20)
+
+
+@settings(max_examples=600, deadline=None)
+@given(_json)
+def test_fast_path_writes_exactly_what_the_reference_writes(value):
+    try:
+        expected = rfc8785.dumps(value)
+    except Exception as exc:  # the reference refuses it (a lone surrogate, an integer it cannot write)
+        with pytest.raises(type(exc)):
+            canonical_bytes(value)
+        return
+    assert canonical_bytes(value) == expected
+
+
+def test_fast_path_leaves_what_it_cannot_write_to_the_reference():
+    # Floats and non-ASCII keys are the reference's: same bytes either way.
+    for value in ({"x": 1.5}, {"\U0001f600": 1, "\ue000": 2}, [1e21]):
+        assert canonical_bytes(value) == rfc8785.dumps(value)

@@ -1,0 +1,225 @@
+"""The load driver: people using the HTTP APIs, told what happened by the log, not by polling.
+
+Each prescription goes issue -> (review approves it by itself) -> claim -> dispense -> courier
+accepts, picks up, delivers. The driver reads rx.events itself (no consumer group), so it acts
+as soon as the event it waits for is on the log; it only retries when a service has not yet
+consumed that event (a 404/409 from the API), and it counts those retries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import aiohttp
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from infra.demo_scenarios import dispense_lines, form
+
+DOCTORS = ("dr-wang", "dr-liu", "dr-li")
+COURIERS = ("courier-1", "courier-2")
+PHARMACIST = "ph-county"  # form(n, "delivered") routes home deliveries to pharm-county
+REVIEWER = "rph-zhao"
+DONE = "delivery.delivered"
+
+
+@dataclass
+class Seen:
+    """One event as the driver saw it on the log."""
+
+    occurred_at: float  # the signed envelope's occurred_at (the producing service's clock), epoch s
+    seen_at: float  # the driver's clock when it read the event, epoch s
+
+
+class LogWatcher:
+    """Reads rx.events from its current end and wakes whoever waits for (stream, type)."""
+
+    def __init__(self, bootstrap: str, topic: str = "rx.events", keep_raw_streams: int = 0) -> None:
+        self.bootstrap, self.topic = bootstrap, topic
+        self.keep_raw_streams = keep_raw_streams
+        self.waiters: dict[tuple[str, str], list[asyncio.Future[Seen]]] = defaultdict(list)
+        self.reset()
+        self._task: asyncio.Task[None] | None = None
+        self._consumer: AIOKafkaConsumer | None = None
+
+    def reset(self) -> None:
+        """Forget what was seen (after the warm-up)."""
+        self.events: dict[str, dict[str, Seen]] = defaultdict(dict)
+        self.raw: dict[str, list[bytes]] = {}  # whole envelopes of the first few streams, for the baselines
+        self.count = 0
+        self.bytes = 0
+        self.first_at: float | None = None
+        self.last_at: float | None = None
+
+    async def start(self) -> None:
+        consumer = self._consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False,
+                                                     fetch_max_wait_ms=20, max_partition_fetch_bytes=4 << 20)
+        await consumer.start()
+        await consumer._client.force_metadata_update()
+        parts = [TopicPartition(self.topic, p) for p in sorted(consumer.partitions_for_topic(self.topic) or ())]
+        consumer.assign(parts)
+        await consumer.seek_to_end(*parts)
+        for p in parts:  # resolve the end now, before the first prescription is issued
+            await consumer.position(p)
+        self._task = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        if self._consumer:
+            await self._consumer.stop()
+
+    async def _run(self) -> None:
+        assert self._consumer is not None
+        while True:
+            batches = await self._consumer.getmany(timeout_ms=200, max_records=5000)
+            now = time.time()
+            for records in batches.values():
+                for r in records:
+                    self._saw(r.value, now)
+
+    def _saw(self, raw: bytes, now: float) -> None:
+        obj = json.loads(raw)
+        stream, kind = obj["stream_id"], obj["type"]
+        at = datetime.fromisoformat(obj["occurred_at"].replace("Z", "+00:00")).timestamp()
+        self.count += 1
+        self.bytes += len(raw)
+        self.first_at = now if self.first_at is None else self.first_at
+        self.last_at = now
+        seen = self.events[stream].setdefault(kind, Seen(at, now))
+        if stream in self.raw or len(self.raw) < self.keep_raw_streams:
+            self.raw.setdefault(stream, []).append(raw)
+        for fut in self.waiters.pop((stream, kind), ()):
+            if not fut.done():
+                fut.set_result(seen)
+
+    async def wait(self, stream: str, *kinds: str, timeout_s: float) -> tuple[str, Seen]:
+        """The first of these event types on the stream (already seen, or when it comes)."""
+        known = self.events.get(stream, {})
+        for kind in kinds:
+            if kind in known:
+                return kind, known[kind]
+        loop = asyncio.get_running_loop()
+        futs = {kind: loop.create_future() for kind in kinds}
+        for kind, fut in futs.items():
+            self.waiters[(stream, kind)].append(fut)
+        done, _ = await asyncio.wait(futs.values(), timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED)
+        for fut in futs.values():
+            fut.cancel()
+        if not done:
+            raise TimeoutError(f"{stream}: none of {kinds} on the log after {timeout_s}s")
+        kind = next(k for k, f in futs.items() if f in done)
+        return kind, futs[kind].result()
+
+
+class ApiError(RuntimeError):
+    pass
+
+
+@dataclass
+class Stats:
+    requests: int = 0
+    retries: int = 0
+    flagged: int = 0
+    failed: list[str] = field(default_factory=list)
+    issued_at_client: dict[str, float] = field(default_factory=dict)  # pid -> client clock at the POST
+    done_at_client: dict[str, float] = field(default_factory=dict)  # pid -> client clock, delivered seen
+
+
+class Driver:
+    """Plays prescriptions through the four services' HTTP APIs."""
+
+    def __init__(self, urls: dict[str, str], tokens: dict[str, str], log: LogWatcher,
+                 step_timeout_s: float = 120.0) -> None:
+        self.urls, self.tokens, self.log = urls, tokens, log
+        self.step_timeout_s = step_timeout_s
+        self.stats = Stats()
+        self.http: aiohttp.ClientSession | None = None
+
+    def reset(self) -> None:
+        self.stats = Stats()
+
+    async def __aenter__(self) -> Driver:
+        # One keep-alive pool for all four services; no per-request connection setup.
+        connector = aiohttp.TCPConnector(limit=512, limit_per_host=256, ttl_dns_cache=None)
+        self.http = aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=120))
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self.http:
+            await self.http.close()
+
+    async def call(self, service: str, method: str, path: str, actor: str, body: Any = None,
+                   retry_on: tuple[int, ...] = ()) -> Any:
+        """One API call as an actor; retried (briefly) while the service has not caught up."""
+        assert self.http is not None
+        headers = {"Authorization": f"Bearer {self.tokens[actor]}"}
+        delay = 0.02
+        deadline = time.monotonic() + self.step_timeout_s
+        while True:
+            self.stats.requests += 1
+            async with self.http.request(method, self.urls[service] + path, json=body, headers=headers) as resp:
+                text = await resp.read()
+                if resp.status in (200, 201):
+                    return json.loads(text) if text else None
+                if resp.status not in retry_on or time.monotonic() > deadline:
+                    raise ApiError(f"{actor} {method} {service}{path} -> {resp.status}: {text[:300]!r}")
+            self.stats.retries += 1
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.5)
+
+    async def play(self, n: int) -> str | None:
+        """One prescription's whole life; returns its id, or None if it went wrong (counted)."""
+        body = form(n, "delivered")  # home delivery from the county hospital pharmacy
+        try:
+            self.stats.issued_at_client[str(n)] = time.time()
+            issued = await self.call("prescriber", "POST", "/api/prescriptions", DOCTORS[n % len(DOCTORS)], body)
+            pid, code = issued["prescription_id"], issued["pickup_code"]
+            self.stats.issued_at_client[pid] = self.stats.issued_at_client.pop(str(n))
+            kind, _ = await self.log.wait(pid, "prescription.approved", "review.flagged", timeout_s=self.step_timeout_s)
+            if kind == "review.flagged":  # the rule pack wants a pharmacist: one signs it off
+                self.stats.flagged += 1
+                await self._sign_off(pid)
+            # The pharmacy may not have consumed the approval yet: 404/409 until it has.
+            await self.call("pharmacy", "POST", f"/api/prescriptions/{pid}/claim", PHARMACIST, retry_on=(404, 409))
+            # 409 claim_unconfirmed: the claim is not back from the log yet; the page says "try again".
+            await self.call("pharmacy", "POST", f"/api/prescriptions/{pid}/dispense", PHARMACIST,
+                            {"lines": dispense_lines(body, n)}, retry_on=(409,))
+            await self.log.wait(pid, "delivery.requested", timeout_s=self.step_timeout_s)
+            courier = COURIERS[n % len(COURIERS)]
+            for step in ("accept", "pickup"):
+                await self.call("delivery", "POST", f"/api/jobs/{pid}/{step}", courier, retry_on=(404, 409))
+            await self.call("delivery", "POST", f"/api/jobs/{pid}/deliver", courier, {"pickup_code": code})
+            await self.log.wait(pid, DONE, timeout_s=self.step_timeout_s)
+            self.stats.done_at_client[pid] = time.time()
+            return pid
+        except (ApiError, TimeoutError, aiohttp.ClientError, KeyError) as exc:
+            self.stats.failed.append(f"#{n}: {exc}"[:400])
+            return None
+
+    async def _sign_off(self, pid: str) -> None:
+        found = await self.call("review", "GET", f"/api/prescriptions/{pid}", REVIEWER, retry_on=(404,))
+        overrides = [{"rule_id": r, "reason": "已与开方医师电话确认"} for r in found.get("needs_override", [])]
+        await self.call("review", "POST", f"/api/prescriptions/{pid}/approve", REVIEWER,
+                        {"overrides": overrides, "note": "已核对"}, retry_on=(409,))
+        await self.log.wait(pid, "prescription.approved", timeout_s=self.step_timeout_s)
+
+    async def run(self, n: int, rate: float | None, concurrency: int) -> list[str | None]:
+        """Play n prescriptions: started at `rate` per second (open loop, at most `concurrency`
+        in flight), or as fast as `concurrency` prescriptions in flight allow (closed loop)."""
+        gate = asyncio.Semaphore(concurrency)
+        start = time.monotonic()
+
+        async def one(i: int) -> str | None:
+            if rate:
+                await asyncio.sleep(max(0.0, start + i / rate - time.monotonic()))
+            async with gate:
+                return await self.play(i)
+
+        return await asyncio.gather(*(one(i) for i in range(n)))
