@@ -16,12 +16,14 @@ class DuplicateKeyError(ValueError):
 
 def canonical_bytes(value: Any) -> bytes:
     """Return the RFC 8785 canonical serialisation of a JSON value."""
-    # Python's C encoder writes RFC 8785 exactly for "plain" values (below), and is some twenty
-    # times faster than the pure-Python reference, which was the largest cost of verifying an
-    # event in a service. Anything else (floats, big integers, non-ASCII keys) takes the reference.
+    # Python's C encoder writes RFC 8785 exactly for "plain" values (below), about three times
+    # faster than the pure-Python reference (21 against 65 µs for an issued prescription); it was
+    # the largest cost of verifying an event. Anything else (big integers, tiny or huge floats,
+    # non-ASCII keys) takes the reference.
     try:
-        if _plain(value):
-            return _ENCODE(value).encode()
+        plain = _plain(value)
+        if plain is not _NOT_PLAIN:
+            return _ENCODE(plain).encode()
     except (RecursionError, UnicodeEncodeError):  # deep nesting, lone surrogates: the reference decides
         pass
     return rfc8785.dumps(value)
@@ -31,22 +33,38 @@ def canonical_bytes(value: Any) -> bytes:
 # for \b \t \n \f \r, lowercase \u00xx for other controls, nothing else escaped) are json's too.
 _ENCODE = json.JSONEncoder(ensure_ascii=False, allow_nan=False, sort_keys=True, separators=(",", ":")).encode
 _SAFE_INT = 2**53  # beyond it RFC 8785 writes numbers as ECMAScript doubles do
+_NOT_PLAIN = object()
 
 
-def _plain(value: Any) -> bool:
-    """True when json's encoding of value is its RFC 8785 form: strings, booleans, null, integers
-    of magnitude below 2^53, and lists and objects of those with ASCII keys (sorting by UTF-16
-    code units, as RFC 8785 does, and by code points, as Python does, agree on ASCII)."""
+def _plain(value: Any) -> Any:
+    """value as json should encode it to get its RFC 8785 form, or _NOT_PLAIN.
+
+    Plain: strings, booleans, null, integers of magnitude below 2^53, floats that ECMAScript
+    writes as Python does (between 1e-4 and 1e16, not whole: both write the shortest digits
+    that round-trip, in fixed notation), whole floats below 2^53 (written as the integer, as
+    ECMAScript does), and lists and objects of those with ASCII keys (sorting by UTF-16 code
+    units, as RFC 8785 does, and by code points, as Python does, agree on ASCII).
+    """
     kind = type(value)
     if kind is str or kind is bool or value is None:
-        return True
+        return value
     if kind is int:
-        return -_SAFE_INT < value < _SAFE_INT
+        return value if -_SAFE_INT < value < _SAFE_INT else _NOT_PLAIN
+    if kind is float:
+        if value.is_integer():
+            return int(value) if -_SAFE_INT < value < _SAFE_INT else _NOT_PLAIN
+        return value if 1e-4 <= abs(value) < 1e16 else _NOT_PLAIN
     if kind is dict:
-        return all(type(k) is str and k.isascii() and _plain(v) for k, v in value.items())
+        out = {}
+        for k, v in value.items():
+            if type(k) is not str or not k.isascii() or (v := _plain(v)) is _NOT_PLAIN:
+                return _NOT_PLAIN
+            out[k] = v
+        return out
     if kind is list:
-        return all(_plain(v) for v in value)
-    return False
+        items = [_plain(v) for v in value]
+        return _NOT_PLAIN if any(v is _NOT_PLAIN for v in items) else items
+    return _NOT_PLAIN
 
 
 def signed_part(envelope: dict[str, Any]) -> bytes:

@@ -103,15 +103,16 @@ def shape_problem(obj: dict[str, Any]) -> str | None:
     return None
 
 
-def claim_problem(obj: dict[str, Any]) -> str | None:
-    """What the worker that verifies the message checks: the verdict's form and the log time.
+def claim_problem(obj: dict[str, Any], at: datetime | None) -> str | None:
+    """What the worker that verifies the message checks: the verdict's form and the log time
+    (at: parse_time of it, which the caller needs too).
 
     (The message's base64 is checked by decoding it; entry lines need not be re-encoded to
     prove they are canonical, because every byte of them is hashed into the tree.)
     """
     log_time, verdict, reason, stream, kind = (obj["log_time"], obj["verdict"], obj["reason"], obj["stream"],
                                                obj["type"])
-    if log_time is not None and parse_time(log_time) is None:
+    if log_time is not None and at is None:
         return f"log_time {log_time!r} is not a UTC timestamp in the ledger's spelling"
     if verdict == "accepted":
         if reason is not None or type(stream) is not str or type(kind) is not str:

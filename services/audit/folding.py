@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import fields
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from events.catalog import DEFAULT_CATALOG
 from events.envelope import Envelope
@@ -26,15 +26,23 @@ REASONED = frozenset(t for t, cls in DEFAULT_CATALOG.payloads.items() if "reason
 Observer = Callable[["Track", Envelope[Any], str | None, int], None]
 
 
+# A new prescription's fields (immutable values: a frozen dataclass's defaults), made once.
+_DEFAULTS = tuple((name, getattr(Prescription(""), name)) for name in FIELDS)
+# Types whose void rules look into the payload; for the others lifecycle._why_void only checks the
+# version and the state, and asking a payload for a field it lacks (pharmacy_id) is slow.
+PAYLOAD_RULES = frozenset({"prescription.released", "prescription.dispensed"}
+                          | {t for t in TRANSITIONS if t.startswith("delivery.") and t != "delivery.requested"})
+
+
 class Track:
     """A prescription while its stream is folded; frozen() gives the lifecycle.Prescription."""
 
     __slots__ = (*FIELDS, "steps")
 
     def __init__(self, prescription_id: str) -> None:
-        base = Prescription(prescription_id)
-        for name in FIELDS:
-            setattr(self, name, getattr(base, name))
+        for name, value in _DEFAULTS:
+            setattr(self, name, value)
+        self.prescription_id = prescription_id
         self.steps: list[tuple[int, str, str, datetime]] = []  # made into Steps only when asked
 
     def frozen(self) -> Prescription:
@@ -42,17 +50,39 @@ class Track:
         return Prescription(**{name: getattr(self, name) for name in FIELDS}, history=history)
 
 
-def absorb(track: Track, event: Envelope[Any]) -> None:
-    """What an applied event records (lifecycle._absorb, in place)."""
+def why_void(track: Track, event: Envelope[Any], sources: tuple[Any, ...]) -> str | None:
+    """lifecycle._why_void, asked only when an event may be void (sources: its rule's states)."""
+    if event.type in PAYLOAD_RULES or event.stream_version != track.version + 1 or track.status not in sources:
+        return _why_void(track, event)  # type: ignore[arg-type]
+    return None
+
+
+class Issued(NamedTuple):
+    """What summary() shows of a prescription.issued: a lean fold keeps this, not the payload."""
+
+    clinic_id: str
+    doctor_id: str
+    channel: Any
+    valid_until: datetime
+
+
+class Dispensed(NamedTuple):
+    pharmacy_id: str
+
+
+def absorb(track: Track, event: Envelope[Any], lean: bool = False) -> None:
+    """What an applied event records (lifecycle._absorb, in place; lean: what summary() shows,
+    not whole payloads, which held to the end of a million events slow every step down)."""
     p, kind = event.payload, event.type
     if kind == "prescription.issued":
-        track.issued, track.issued_at = p, event.occurred_at
+        track.issued = Issued(p.clinic_id, p.doctor_id, p.channel, p.valid_until) if lean else p
+        track.issued_at = event.occurred_at
     elif kind in ("review.passed", "review.flagged"):
-        track.review = p
+        track.review = None if lean else p
     elif kind == "prescription.claimed":
         track.claimed_by_pharmacy = p.pharmacy_id
     elif kind == "prescription.dispensed":
-        track.dispensed = p
+        track.dispensed = Dispensed(p.pharmacy_id) if lean else p
     elif kind == "prescription.released":
         track.claimed_by_pharmacy = None
     if kind == "delivery.requested":
@@ -68,8 +98,9 @@ def absorb(track: Track, event: Envelope[Any]) -> None:
 class StreamFold:
     """Every prescription's state, folded in log order from the events that occurred by as_of."""
 
-    def __init__(self, as_of: datetime | None = None, observer: Observer | None = None) -> None:
-        self.as_of, self.observer = as_of, observer
+    def __init__(self, as_of: datetime | None = None, observer: Observer | None = None, lean: bool = False) -> None:
+        # lean: keep what summary() shows (see absorb), not each step (its states have no history).
+        self.as_of, self.observer, self.lean = as_of, observer, lean
         self.tracks: dict[str, Track] = {}
         self.voids = 0
 
@@ -81,15 +112,16 @@ class StreamFold:
         track = self.tracks.get(event.stream_id)
         if track is None:
             track = self.tracks[event.stream_id] = Track(event.stream_id)
-        why = _why_void(track, event)  # type: ignore[arg-type]
+        why = why_void(track, event, rule[0])
         if self.observer is not None:
             self.observer(track, event, why, line)
         if why is not None:
             self.voids += 1
             return
         track.version, track.status, track.updated_at = event.stream_version, rule[1], event.occurred_at
-        track.steps.append((event.stream_version, event.type, event.actor, event.occurred_at))
-        absorb(track, event)
+        if not self.lean:
+            track.steps.append((event.stream_version, event.type, event.actor, event.occurred_at))
+        absorb(track, event, self.lean)
 
     @property
     def states(self) -> dict[str, Prescription]:

@@ -15,7 +15,7 @@ from typing import Any
 
 from events.keyring import Keyring
 from events.rejection import Rejected
-from events.schemas import AuditCheckpoint, KeyRegistered, KeyRevoked, LedgerSource, format_utc
+from events.schemas import AuditCheckpoint, LedgerSource, format_utc
 from events.seal import seal
 from events.sequence import GapDetector
 from events.signing import Signer
@@ -53,7 +53,6 @@ class Verdict:
     producer: str | None = None
     producer_seq: int | None = None
     event_id: str | None = None
-    payload: Any = None
 
 
 @dataclass(frozen=True)
@@ -85,16 +84,18 @@ def source_rank(keys_topic: str) -> Callable[[tuple[str, int]], tuple[int, str, 
     return lambda source: (source[0] != keys_topic, source[0], source[1])
 
 
-def judge(verifier: FastVerifier, rec: LogRecord) -> Verdict:
-    """Verify one record, and learn the key if it is a key event (events.replay.verify_log)."""
-    result = verifier.verify(rec.raw, rec.log_time)
-    if isinstance(result, Rejected):
-        return Verdict(False, result.reason.value, result.detail, event_id=result.event_id)
-    event = result.event
-    if isinstance(event.payload, KeyRegistered | KeyRevoked):
-        verifier.keyring.apply(event.payload)
-    return Verdict(True, None, "", event.stream_id, event.type, event.producer, event.producer_seq,
-                   str(event.event_id), event)
+def judge(verifier: FastVerifier, records: list[LogRecord]) -> list[Verdict]:
+    """Verify records in order, learning the keys of key events as they come (events.replay.verify_log)."""
+    out = []
+    results = (r for at in range(0, len(records), 512)  # a bounded batch at a time
+               for r in verifier.verify_batch([(rec.raw, rec.log_time) for rec in records[at:at + 512]]))
+    for result in results:
+        if isinstance(result, Rejected):
+            out.append(Verdict(False, result.reason.value, result.detail, event_id=result.event_id))
+            continue
+        e = result.event
+        out.append(Verdict(True, None, "", e.stream_id, e.type, e.producer, e.producer_seq, str(e.event_id)))
+    return out
 
 
 @dataclass
@@ -125,11 +126,9 @@ class Ledger:
     def append_batch(self, records: Iterable[LogRecord], decide: Callable[[LogRecord], Verdict] | None = None,
                      ) -> list[Appended]:
         """Append a batch in ledger order; decide defaults to verifying each message."""
-        out = []
-        for rec in self.order(records):
-            verdict = decide(rec) if decide else judge(self.verifier, rec)
-            out.append(self.append(rec, verdict))
-        return out
+        ordered = self.order(records)
+        verdicts = [decide(rec) for rec in ordered] if decide else judge(self.verifier, ordered)
+        return [self.append(rec, verdict) for rec, verdict in zip(ordered, verdicts, strict=True)]
 
     def append(self, rec: LogRecord, verdict: Verdict) -> Appended:
         """Chain one entry on; callers keep batches in ledger order."""

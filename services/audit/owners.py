@@ -15,8 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from events.keyring import Keyring
-from events.schemas import KeyRegistered, KeyRevoked
-from events.signing import load_public_key, verify_signature
+from events.signing import load_public_key
 from events.verifier import Accepted, Rejected
 from services.audit.exportfile import (
     Data,
@@ -30,11 +29,13 @@ from services.audit.exportfile import (
     parse_time,
     shape_problem,
 )
-from services.audit.fastverify import FastVerifier, SignatureCheck
+from services.audit.fastverify import FastVerifier, SignatureCheck, signature_ok
 from services.audit.folding import StreamFold, summaries
 from services.audit.ledger import AUDITOR
 from services.audit.problems import Problem, Problems
 from services.audit.report import ReportAcc
+
+BATCH = 128  # messages checked together (see FastVerifier.verify_batch)
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,7 @@ class OwnerResult:
 
 
 def owner_pass(data: Data, worker: int, workers: int, options: Options,
-               check_signature: SignatureCheck = verify_signature, until: int | None = None,
+               check_signature: SignatureCheck = signature_ok, until: int | None = None,
                progress: Callable[[int], None] | None = None) -> OwnerResult:
     """Verify the messages of this worker's lines (all of them when workers == 1)."""
     with no_gc():
@@ -79,32 +80,51 @@ def owner_pass(data: Data, worker: int, workers: int, options: Options,
 
 def _owner_pass(data: Data, worker: int, workers: int, options: Options, check_signature: SignatureCheck,
                 until: int | None, progress: Callable[[int], None] | None) -> OwnerResult:
-    keyring = options.keyring()
-    verifier = FastVerifier(keyring, options.skew(), check_signature=check_signature)
+    verifier = FastVerifier(options.keyring(), options.skew(), check_signature=check_signature)
     out = OwnerResult(report=ReportAcc() if options.fold == "report" else None)
-    fold = StreamFold(options.as_of, out.report.observe if out.report else None) if options.fold else None
+    # A replay keeps only what its summaries show (see StreamFold): a million events' history
+    # would otherwise be held to the end, and the memory it takes slows every step.
+    fold = (StreamFold(options.as_of, out.report.observe if out.report else None, lean=options.fold == "replay")
+            if options.fold else None)
+    items: list[tuple[bytes, datetime | None]] = []  # what verify_batch takes, and beside it
+    claims: list[tuple[int, dict[str, Any]]] = []  # where each one is and what its entry says
+
+    def flush() -> None:
+        for (index, obj), result in zip(claims, verifier.verify_batch(items), strict=True):
+            _judge(out, index, obj, result, options, fold)
+        items.clear()
+        claims.clear()
+
     for index, start, end in lines(data):
         if until is not None and index > until:
             break
         if progress is not None and not index & 1023:
             progress(start)
         mine = owner(data, index, start, end, workers) == worker
-        if not mine and not claims_key_event(data, start, end):
+        key_event = claims_key_event(data, start, end)
+        if not mine and not key_event:
             continue
         obj = load_record(data[start:end])
         if not obj or obj.get("kind") != "entry" or shape_problem(obj):
             continue  # not an entry, or a malformed one: the structure pass names it
         raw = decode_message(obj["message"], canonical=False)
-        why = "message is not base64" if raw is None else claim_problem(obj) if mine else None
+        at = parse_time(obj["log_time"]) if obj["log_time"] else None
+        why = "message is not base64" if raw is None else claim_problem(obj, at) if mine else None
         if why:
             if mine:
                 out.problems.add(Problem(index, "format", why, obj["seq"]))
             continue
-        result = verifier.verify(raw, parse_time(obj["log_time"]))  # type: ignore[arg-type]
-        if isinstance(result, Accepted) and isinstance(result.event.payload, KeyRegistered | KeyRevoked):
-            keyring.apply(result.event.payload)
+        if not key_event:
+            items.append((raw, at))  # type: ignore[arg-type]
+            claims.append((index, obj))
+            if len(items) == BATCH:
+                flush()
+            continue
+        flush()  # every worker learns every key, in log order, before what follows is checked
+        result = verifier.verify_batch([(raw, at)])[0]  # type: ignore[list-item]
         if mine:
             _judge(out, index, obj, result, options, fold)
+    flush()
     out.fast_hits = verifier.fast_hits
     if fold is not None:
         out.voids = fold.voids
@@ -117,23 +137,30 @@ def _owner_pass(data: Data, worker: int, workers: int, options: Options, check_s
 
 def _judge(out: OwnerResult, index: int, obj: dict[str, Any], result: Accepted | Rejected,
            options: Options, fold: StreamFold | None) -> None:
-    seq = obj.get("seq") if type(obj.get("seq")) is int else None
-    claim = (obj.get("verdict"), obj.get("reason"), obj.get("stream"), obj.get("type"))
-    if isinstance(result, Rejected):
-        out.rejected[result.reason.value] += 1
-        if claim[:2] != ("rejected", result.reason.value):
-            out.problems.add(Problem(index, "verdict", f"the ledger says {claim[0]}, but the message is rejected: "
-                                     f"{result.describe()}", seq))
-        elif not options.allow_rejected:
-            out.problems.add(Problem(index, "rejected", result.describe(), seq))
+    """The verdict against what the entry claims (obj passed shape_problem: every field is there)."""
+    if type(result) is not Accepted:
+        _refused(out, index, obj, result, options)  # type: ignore[arg-type]
         return
     event = result.event
     out.accepted += 1
-    if claim != ("accepted", None, event.stream_id, event.type):
-        out.problems.add(Problem(index, "verdict", f"the ledger says {claim[0]} {claim[3]} of {claim[2]}, but the "
-                                 f"message is an accepted {event.type} of {event.stream_id}", seq))
-    seqs, where = out.seqs.setdefault(event.producer, (array("q"), array("q")))
-    seqs.append(event.producer_seq)
-    where.append(index)
+    if (obj["verdict"] != "accepted" or obj["reason"] is not None or obj["stream"] != event.stream_id
+            or obj["type"] != event.type):
+        out.problems.add(Problem(index, "verdict", f"the ledger says {obj['verdict']} {obj['type']} of "
+                                 f"{obj['stream']}, but the message is an accepted {event.type} of {event.stream_id}",
+                                 obj["seq"]))
+    seen = out.seqs.get(event.producer)
+    if seen is None:
+        seen = out.seqs[event.producer] = (array("q"), array("q"))
+    seen[0].append(event.producer_seq)
+    seen[1].append(index)
     if fold is not None:
         fold.apply(event, index)
+
+
+def _refused(out: OwnerResult, index: int, obj: dict[str, Any], result: Rejected, options: Options) -> None:
+    out.rejected[result.reason.value] += 1
+    if (obj["verdict"], obj["reason"]) != ("rejected", result.reason.value):
+        out.problems.add(Problem(index, "verdict", f"the ledger says {obj['verdict']}, but the message is rejected: "
+                                 f"{result.describe()}", obj["seq"]))
+    elif not options.allow_rejected:
+        out.problems.add(Problem(index, "rejected", result.describe(), obj["seq"]))

@@ -13,7 +13,7 @@ from typing import Any
 
 from events.keyring import Keyring
 from events.schemas import AuditCheckpoint
-from events.verifier import Accepted, Verifier
+from events.verifier import Accepted
 from services.audit.exportfile import (
     CHECKPOINT_FIELDS,
     Data,
@@ -24,7 +24,7 @@ from services.audit.exportfile import (
     parse_time,
     shape_problem,
 )
-from services.audit.fastverify import FastVerifier, safe_verify
+from services.audit.fastverify import FastVerifier, SignatureCheck, signature_ok
 from services.audit.ledger import AUDITOR, CHECKPOINT_STREAM, ENCODER, ZERO_HASH
 from services.audit.merkle import Frontier, leaf_hash
 from services.audit.problems import Problem, Problems
@@ -47,6 +47,7 @@ class Structure:
     keyring: Keyring
     auditor: str = AUDITOR
     skew: Any = None
+    check_signature: SignatureCheck = signature_ok
     problems: Problems = field(default_factory=Problems)
     frontier: Frontier = field(default_factory=Frontier)
     prev: str = ZERO_HASH
@@ -56,8 +57,9 @@ class Structure:
     lines: int = 0
 
     def __post_init__(self) -> None:
-        self.keys = FastVerifier(self.keyring, max_clock_skew=self.skew)
-        self.signed = Verifier(self.keyring, max_clock_skew=None)
+        self.keys = FastVerifier(self.keyring, max_clock_skew=self.skew, check_signature=self.check_signature)
+        # A checkpoint's own time is its signed timestamp; the broker's time is not in the export.
+        self.signed = FastVerifier(self.keyring, max_clock_skew=None, check_signature=self.check_signature)
 
     def run(self, data: Data, sealed: bool = True, stop_early: bool = False,
             progress: Callable[[int, int], None] | None = None) -> Structure:
@@ -118,7 +120,7 @@ class Structure:
         raw = decode_message(obj.get("message"))
         if obj.keys() != CHECKPOINT_FIELDS or raw is None or ENCODER.encode(obj).encode() != line:
             return self.add(index, "format", "a checkpoint line must be canonical JSON with kind and base64 message")
-        result = safe_verify(self.signed, raw, None)
+        result = self.signed.verify(raw)
         if not isinstance(result, Accepted):
             return self.add(index, "checkpoint", f"does not verify: {result.describe()}")
         event, cp = result.event, result.event.payload

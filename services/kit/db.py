@@ -19,6 +19,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from services.kit import sqlite_inline
+
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
     # The driver's own implicit BEGIN is off (we emit BEGIN in _sqlite_begin), so that
@@ -65,7 +67,12 @@ class Database:
         self.is_sqlite = url.startswith("sqlite")
         if self.is_sqlite and ":///" in url and not url.endswith(":memory:"):
             Path(url.split(":///", 1)[1]).parent.mkdir(parents=True, exist_ok=True)
-        self.engine: AsyncEngine = create_async_engine(url, pool_pre_ping=not self.is_sqlite)
+        path = url.split(":///", 1)[1] if self.is_sqlite and ":///" in url else None
+        if path and path != ":memory:":
+            self.engine: AsyncEngine = create_async_engine(
+                url, pool_pre_ping=False, async_creator=lambda: sqlite_inline.connect(path))
+        else:
+            self.engine = create_async_engine(url, pool_pre_ping=not self.is_sqlite)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
             event.listen(self.engine.sync_engine, "begin", _sqlite_begin)

@@ -27,6 +27,7 @@ from services.kit.consumer import Consumer, kafka_time
 from services.kit.db import Database
 from services.kit.http import NotFound, Refused, install_error_handlers
 from services.kit.keystore import load_keystore
+from services.kit.offsets import OffsetWatch
 from services.kit.outbox import Outbox
 from services.kit.settings import ServiceSettings
 from services.kit.store import Decision, Delivery, EventStore, VersionConflict
@@ -80,6 +81,7 @@ class Service:
         self.outbox = Outbox(self.db, self.broker, s.outbox_batch)
         self._confirmations: dict[str, asyncio.Future[None]] = {}
         self._recent: OrderedDict[str, None] = OrderedDict()  # ids consumed lately
+        self.offsets = OffsetWatch()
         self.consumer = Consumer(self.db, self.store, self.verifier, self._react, self.spec.project,
                                  self._consumed)
         self._subscribe()
@@ -99,6 +101,8 @@ class Service:
                                 max_records=s.consume_batch, batch_timeout_ms=s.consume_wait_ms, **opts)
         async def on_prescription_event(msg: KafkaMessage) -> None:
             records = msg.raw_message if isinstance(msg.raw_message, tuple | list) else (msg.raw_message,)
+            for hole in self.offsets.received(records):
+                log.error("%s: %s", self.spec.name, hole.describe())
             now = utc_now()
             await self.consumer.handle_batch([
                 (r.value, Delivery(r.topic, r.partition, r.offset, now), kafka_time(r)) for r in records])
@@ -243,7 +247,8 @@ class Service:
         async def health() -> dict[str, Any]:
             # writes/commits: how many transactions SQLite group commit folded into each fsync.
             return {"service": self.spec.name, "outbox_published": self.outbox.published,
-                    "db_writes": self.db.writes, "db_commits": self.db.commits}
+                    "db_writes": self.db.writes, "db_commits": self.db.commits,
+                    "offset_holes": [h.describe() for h in self.offsets.holes]}
 
         if self.spec.static_dir:
             from fastapi.staticfiles import StaticFiles

@@ -143,6 +143,9 @@ async def test_every_event_delivered_twice_changes_nothing(stack):
         # Each second copy is refused and recorded (a replay, or backdated by then); nothing else moves.
         assert after[service].pop("rejections") == before[service].pop("rejections") + len(log), service
         assert after[service] == before[service], service
+    async with httpx.AsyncClient(timeout=10) as client:  # no consumer ever jumped past an offset
+        holes = {s: (await client.get(f"{stack.url(s)}/health")).json()["offset_holes"] for s in SERVICES}
+    assert holes == {s: [] for s in SERVICES}
 
 
 async def test_a_forged_event_is_rejected_with_its_reason_and_traffic_flows_on(stack, tokens):

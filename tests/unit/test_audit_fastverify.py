@@ -151,3 +151,58 @@ def test_fast_canonical_is_rfc8785():
         fast_canonical({"n": 2**60})
     assert canonical_object(rfc8785.dumps(values[0])) == values[0]
     assert canonical_object(b'{"a": 1}') is None and canonical_object(b64encode(b"x").encode()) is None
+
+
+def test_the_quick_signature_check_agrees_with_events_signing(identities):
+    from events.signing import verify_signature
+    from services.audit.fastverify import signature_ok
+
+    doctor, rng = identities.signer("dr-wang"), random.Random(25519)
+    message = b"what the doctor signed"
+    good = doctor.sign(message)
+    texts = [good, good[:-1] + "B", good[:-1] + "Q", good + "A", good[:-1], "+" + good[1:], "/" + good[1:],
+             good[:10] + "=" + good[11:], good.replace(good[5], "-", 1), ""]
+    texts += ["".join(rng.choice(good + "+/=_-") for _ in range(86)) for _ in range(300)]
+    for text in texts:
+        for msg in (message, message + b"!"):
+            assert signature_ok(doctor.public_key, text, msg) == verify_signature(doctor.public_key, text, msg), text
+    assert signature_ok(doctor.public_key, good, message)
+
+
+def test_a_batch_gives_what_one_at_a_time_gives_even_when_keys_arrive_inside_it(keys_dir, messages):
+    rng = random.Random(128)
+    mixed = [m if rng.random() < 0.9 else m[:-9] + b"tampered}" for m in messages[16:200]]
+    items = [(raw, None) for raw in [*mixed[:20], *messages[:16], *mixed[20:]]]  # keys in the middle
+    batched = FastVerifier(load_root_public_key(keys_dir)).verify_batch(items)
+    single = [a for a, _ in both(keys_dir, [raw for raw, _ in items])]
+    assert [type(r) for r in batched] == [type(r) for r in single]
+    assert all(same(a, b) for a, b in zip(batched, single, strict=True))
+    assert sum(isinstance(r, Accepted) for r in batched[:20]) == 0  # no key was known yet
+
+
+def test_every_float_big_integer_and_astral_key_is_seen_as_not_plain():
+    from services.audit.fastverify import plain
+
+    rng = random.Random(53)
+    for _ in range(5000):
+        number = rng.choice([rng.random() * 10 ** rng.randint(-30, 30), -rng.random(), float(rng.randint(-9, 9)),
+                             rng.randint(-2**70, 2**70), 2**53, -(2**53), 1e16, 1e21, 1e-7, -0.0])
+        holder = rng.choice([number, [number], ["x:1.5", number], {"b": number}, [1, number, 2], [[number]]])
+        text = json.dumps({"a": "08:00:00.000000Z", "n": holder, "z": [1, "2"]}, separators=(",", ":"))
+        odd = isinstance(number, float) or abs(number) >= 2**53
+        assert not (odd and plain(text.encode())), text
+    assert plain(b'{"a":"2026-11-19T08:00:00.000000Z","b":[1,-2,{"c":999999999999999}],"d":"80000000194500000000"}')
+    assert not plain('{"😀":1}'.encode()) and not plain(b'{"a":[1,2.5]}') and not plain(b'{"a":-1E+2}')
+
+
+def test_canonical_object_accepts_exactly_the_rfc8785_spelling_of_plain_json():
+    texts = ["".join(map(chr, range(0x80))), "é中\u2028\u2029\x7f\ufeff\uffff", "a/b\"c\\d"]
+    for text in texts:
+        value = {"k": text, "l": [text, {"m": text}], "z": None}
+        canonical = rfc8785.dumps(value)
+        assert canonical_object(canonical) == value
+        escaped = json.dumps(value, separators=(",", ":")).encode()  # \u escapes where RFC 8785 has none
+        assert (canonical_object(escaped) is None) == (escaped != canonical)
+    nested = {"b": [{"d": 1, "c": 2}], "a": 1}  # an inner object out of order
+    assert canonical_object(json.dumps(nested, separators=(",", ":")).encode()) is None
+    assert canonical_object(rfc8785.dumps(nested)) == nested

@@ -68,3 +68,10 @@ def test_fast_path_leaves_what_it_cannot_write_to_the_reference():
     # Floats and non-ASCII keys are the reference's: same bytes either way.
     for value in ({"x": 1.5}, {"\U0001f600": 1, "\ue000": 2}, [1e21]):
         assert canonical_bytes(value) == rfc8785.dumps(value)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.floats(allow_nan=False, allow_infinity=False) | st.floats(min_value=1e-5, max_value=1e17))
+def test_every_float_is_written_as_the_reference_writes_it(number):
+    assert canonical_bytes({"dose": number, "list": [number, -number]}) == rfc8785.dumps(
+        {"dose": number, "list": [number, -number]})
