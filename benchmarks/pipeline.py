@@ -258,6 +258,9 @@ def main(argv: list[str] | None = None) -> int:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     config = StackConfig(var_dir=work, broker_kind=args.broker, fixed_ports=False)
     began = time.monotonic()
+    # Stopped from outside (timeout, kill): unwind, so the stack's processes are stopped too. An
+    # orphaned broker and services kept using the CPU and skewed the next runs.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     with Stack(config) as stack:
         started = time.monotonic() - began
         result = asyncio.run(measure(stack, args, work))

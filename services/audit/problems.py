@@ -33,14 +33,24 @@ class Problems:
         self.counts[problem.kind] += 1
         self.first.append(problem)
         if len(self.first) > 4 * self.keep:
-            self.first = sorted(self.first)[:self.keep]
+            self.first = sorted(self.first, key=_rank)[:self.keep]
 
     def merge(self, other: Problems) -> None:
         self.counts.update(other.counts)
-        self.first = sorted([*self.first, *other.first])[:self.keep]
+        self.first = sorted([*self.first, *other.first], key=_rank)[:self.keep]
 
     def sorted(self) -> list[Problem]:
-        return sorted(self.first)[:self.keep]
+        """Problems of entries in line order, then sequence gaps in line order."""
+        return sorted(self.first, key=_rank)[:self.keep]
 
     def __len__(self) -> int:
         return sum(self.counts.values())
+
+
+def _rank(problem: Problem) -> tuple[bool, Problem]:
+    # A sequence gap is pinned at the line of the number after the hole, and producer numbers
+    # do not follow line order (a producer's partitions interleave in the ledger as they were
+    # consumed): an entry refused later in the file can open a gap that shows at an earlier
+    # line. Reporting that gap first named the wrong "first bad entry" (seen once under load,
+    # when the interleaving differed). The entry itself is the cause; its gap comes after it.
+    return problem.kind == "sequence", problem
