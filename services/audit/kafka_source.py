@@ -21,8 +21,10 @@ Source = tuple[str, int]
 MAX_REREADS = 20  # per partition, before a hole in its offsets is left for the checks to report
 
 
-async def read_topics(bootstrap: str, topics: Iterable[str], timeout_s: float = 30.0) -> dict[Source, list[LogRecord]]:
-    """Every record of every partition of the topics, from the start to the current end."""
+async def read_topics(bootstrap: str, topics: Iterable[str], timeout_s: float = 30.0,
+                      at_least: dict[Source, int] | None = None) -> dict[Source, list[LogRecord]]:
+    """Every record of every partition of the topics, from the start to the current end (or to
+    at_least's offsets, where known to exist: a broker may report a partition's end late)."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, request_timeout_ms=30000)
     await consumer.start()
     try:
@@ -37,6 +39,8 @@ async def read_topics(bootstrap: str, topics: Iterable[str], timeout_s: float = 
             return {}
         consumer.assign(parts)
         ends = await consumer.end_offsets(parts)
+        for p in parts:
+            ends[p] = max(ends[p], (at_least or {}).get((p.topic, p.partition), 0))
         await consumer.seek_to_beginning(*parts)
         out: dict[Source, list[LogRecord]] = {(p.topic, p.partition): [] for p in parts}
         rereads = dict.fromkeys(parts, 0)
@@ -76,7 +80,7 @@ async def snapshot(bootstrap: str, log_topics: Iterable[str], checkpoints_topic:
         for source, end in (_batch_ends(raw) or {}).items():
             needed[source] = max(needed.get(source, 0), end)
     for attempt in range(5):
-        log = await read_topics(bootstrap, log_topics)
+        log = await read_topics(bootstrap, log_topics, at_least=needed)
         have = {source: (records[-1].offset + 1 if records else 0) for source, records in log.items()}
         if all(have.get(source, 0) >= end for source, end in needed.items()):
             break
