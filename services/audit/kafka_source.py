@@ -39,11 +39,10 @@ async def read_topics(bootstrap: str, topics: Iterable[str], timeout_s: float = 
             return {}
         consumer.assign(parts)
         ends = await consumer.end_offsets(parts)
-        # Raised ends are only claims (a checkpoint's): wait for them briefly, never fail on them.
-        raised = {p for p in parts if (at_least or {}).get((p.topic, p.partition), 0) > ends[p]}
+        # Ends raised to what a checkpoint claims are waited for briefly, never a reason to fail.
         reported = dict(ends)
-        for p in raised:
-            ends[p] = (at_least or {})[(p.topic, p.partition)]
+        for p in parts:
+            ends[p] = max(ends[p], (at_least or {}).get((p.topic, p.partition), 0))
         await consumer.seek_to_beginning(*parts)
         out: dict[Source, list[LogRecord]] = {(p.topic, p.partition): [] for p in parts}
         rereads, idle = dict.fromkeys(parts, 0), 0.0
