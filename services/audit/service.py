@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -29,6 +29,7 @@ from services.kit.consumer import kafka_time
 from services.kit.db import Database
 from services.kit.keystore import load_keystore
 from services.kit.outbox import Outbox
+from services.kit.running import Running
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,7 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class AuditService:
+class AuditService(Running):
     """The ledger of every message on rx.keys and rx.events, and its signed checkpoints."""
 
     def __init__(self, settings: AuditSettings, clock: Callable[[], datetime] = utc_now) -> None:
@@ -149,21 +150,3 @@ class AuditService:
         await self.broker.start()
         self._tasks += [asyncio.create_task(self.outbox.run(), name="outbox"),
                         asyncio.create_task(self.run_sealer(), name="sealer")]
-
-    async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        self._tasks.clear()
-        await self.broker.stop()
-        await self.db.close()
-
-    @contextlib.asynccontextmanager
-    async def running(self) -> AsyncIterator[AuditService]:
-        await self.start()
-        try:
-            yield self
-        finally:
-            await self.stop()

@@ -29,6 +29,7 @@ from services.kit.http import NotFound, Refused, install_error_handlers
 from services.kit.keystore import load_keystore
 from services.kit.offsets import OffsetWatch
 from services.kit.outbox import Outbox
+from services.kit.running import Running
 from services.kit.settings import ServiceSettings
 from services.kit.store import Decision, Delivery, EventStore, VersionConflict
 
@@ -59,7 +60,7 @@ def utc_now() -> datetime:
 
 
 @dataclass
-class Service:
+class Service(Running):
     spec: ServiceSpec
     settings: ServiceSettings
     clock: Callable[[], datetime] = utc_now
@@ -209,24 +210,6 @@ class Service:
         self._tasks.append(asyncio.create_task(self.outbox.run(), name="outbox"))
         for loop in self.spec.background:
             self._tasks.append(asyncio.create_task(loop(self), name=getattr(loop, "__name__", "loop")))
-
-    async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        self._tasks.clear()
-        await self.broker.stop()
-        await self.db.close()
-
-    @contextlib.asynccontextmanager
-    async def running(self) -> AsyncIterator[Service]:
-        await self.start()
-        try:
-            yield self
-        finally:
-            await self.stop()
 
     def _build_http(self) -> FastAPI:
         @contextlib.asynccontextmanager

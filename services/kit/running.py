@@ -1,0 +1,37 @@
+"""Stopping a service's background tasks, broker and database, shared by every service runtime."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any, Self
+
+
+class Running:
+    """stop() and running() for a runtime whose start() fills _tasks and opens broker and db."""
+
+    _tasks: list[asyncio.Task[Any]]
+    broker: Any
+    db: Any
+
+    async def start(self) -> None:
+        raise NotImplementedError
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+        await self.broker.stop()
+        await self.db.close()
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[Self]:
+        await self.start()
+        try:
+            yield self
+        finally:
+            await self.stop()
