@@ -35,9 +35,11 @@ def _rate(count: int, seconds: float) -> float:
 
 # --- the broker, with nothing of ours in the way ----------------------------------------------
 
-async def raw_kafka(bootstrap: str, sizes: list[int], count: int, topic: str = "bench.raw") -> dict[str, Any]:
-    """Produce then consume `count` messages with the sizes seen on rx.events (acks=all, keyed)."""
-    await ensure_topics(bootstrap, {topic: 3})
+async def raw_kafka(bootstrap: str, sizes: list[int], count: int, partitions: int,
+                    topic: str = "bench.raw") -> dict[str, Any]:
+    """Produce then consume `count` messages with the sizes seen on rx.events (acks=all, keyed),
+    on a topic with as many partitions as rx.events (the broker's cost is per partition)."""
+    await ensure_topics(bootstrap, {topic: partitions})
     payloads = [os.urandom(s // 2).hex().encode()[:s] for s in random.choices(sizes, k=min(count, 512))]
     keys = [str(uuid4()).encode() for _ in range(max(1, count // 9))]
     rates: dict[str, float] = {}
@@ -64,7 +66,7 @@ async def raw_kafka(bootstrap: str, sizes: list[int], count: int, topic: str = "
                                 max_partition_fetch_bytes=4 << 20)
     await consumer.start()
     try:
-        parts = [TopicPartition(topic, p) for p in range(3)]
+        parts = [TopicPartition(topic, p) for p in range(partitions)]
         consumer.assign(parts)
         await consumer.seek_to_beginning(*parts)
         ends = await consumer.end_offsets(parts)
@@ -78,7 +80,7 @@ async def raw_kafka(bootstrap: str, sizes: list[int], count: int, topic: str = "
         await consumer.stop()
     mean = sum(len(p) for p in payloads) / len(payloads)
     return {
-        "messages": count, "mean_message_bytes": round(mean),
+        "messages": count, "partitions": partitions, "mean_message_bytes": round(mean),
         **rates,
         "consume_msgs_per_s": _rate(read, consumed),
         "consumed": read,

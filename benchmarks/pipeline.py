@@ -225,7 +225,10 @@ async def measure_baselines(stack: Stack, samples: list[list[bytes]], n: int, qu
     flat = [raw for journey in samples for raw in journey]
     sizes = [len(raw) for raw in flat] or [1500]
     out: dict[str, Any] = {}
-    out["kafka_raw"] = await baselines.raw_kafka(stack.broker.bootstrap, sizes, min(9 * n, 45_000))  # type: ignore[union-attr]
+    broker = stack.broker
+    assert broker is not None
+    out["kafka_raw"] = await baselines.raw_kafka(broker.bootstrap, sizes, min(9 * n, 45_000),
+                                                 broker.settings.events_partitions)
     out["ed25519"] = await asyncio.to_thread(baselines.ed25519, ids, flat[:200] or [], 0.5 if quick else 1.5)
     want = 40 if quick else 120
     # Each append gets new stream and event ids, so a short sample is simply used again.

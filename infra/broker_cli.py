@@ -25,7 +25,7 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--data-dir", type=Path, help="default: RXFLOW_DATA_DIR or var/broker")
     up.add_argument("--port", type=int, help="Kafka port; default: RXFLOW_BROKER_PORT or a free one")
     up.add_argument("--bootstrap", help="host:port of an existing broker (--kind external)")
-    up.add_argument("--partitions", type=int, help="partitions of rx.events (default 3)")
+    up.add_argument("--partitions", type=int, help="partitions of rx.events (default 1)")
     return parser
 
 

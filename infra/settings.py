@@ -32,7 +32,12 @@ class BrokerSettings(BaseSettings):
         default=None, ge=1, le=65535, description="Kafka port of a launched broker; free if unset"
     )
     data_dir: Path = Field(default=Path("var/broker"), description="broker data and child logs")
-    events_partitions: int = Field(default=3, ge=1, le=1000, description="partitions of rx.events")
+    # One by default: on Tansu's S3 store every partition a produce request touches is an object
+    # PUT plus a watermark PUT, and every fetch LISTs each partition with new data in full, so
+    # broker CPU grows with the partition count (measured in `make bench`: SeaweedFS and Tansu
+    # took 63 ms of CPU per prescription with 3 partitions, 17 ms with 1). Each service runs one
+    # consumer, so more partitions buy nothing here; Apache Kafka (docker-compose.yml) keeps its own.
+    events_partitions: int = Field(default=1, ge=1, le=1000, description="partitions of rx.events")
     start_timeout_s: float = Field(default=30.0, gt=0, description="give up starting after this")
     stop_timeout_s: float = Field(default=10.0, gt=0, description="SIGKILL after this on stop")
 
