@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import rfc8785
@@ -65,6 +66,24 @@ def _plain(value: Any) -> Any:
         items = [_plain(v) for v in value]
         return _NOT_PLAIN if any(v is _NOT_PLAIN for v in items) else items
     return _NOT_PLAIN
+
+
+def canonical_with_signature(envelope: dict[str, Any], sign: Callable[[bytes], str]) -> bytes:
+    """Canonical bytes of envelope plus SIGNATURE_FIELD = sign(signed_part(envelope)).
+
+    The same bytes as canonicalising the signed part and then the signed envelope, with the
+    envelope walked once instead of twice (a third of the cost of sealing an event).
+    """
+    unsigned = {k: v for k, v in envelope.items() if k != SIGNATURE_FIELD}
+    try:
+        plain = _plain(unsigned)
+        if plain is not _NOT_PLAIN:
+            signed = _ENCODE(plain).encode()
+            plain[SIGNATURE_FIELD] = sign(signed)
+            return _ENCODE(plain).encode()
+    except (RecursionError, UnicodeEncodeError):  # as in canonical_bytes: the reference decides
+        pass
+    return canonical_bytes({**unsigned, SIGNATURE_FIELD: sign(canonical_bytes(unsigned))})
 
 
 def signed_part(envelope: dict[str, Any]) -> bytes:

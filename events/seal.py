@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid4
 
-from events.canonical import SIGNATURE_FIELD, canonical_bytes, signed_part
+from events.canonical import canonical_with_signature
 from events.schemas import EventPayload, format_utc
 from events.signing import Signer
 
@@ -40,8 +40,7 @@ def unsigned_envelope(
 
 def sign_envelope(envelope: dict[str, Any], signer: Signer) -> bytes:
     """Sign an unsigned envelope dict; return the canonical wire bytes with the signature."""
-    signature = signer.sign(signed_part(envelope))
-    return canonical_bytes({**envelope, SIGNATURE_FIELD: signature})
+    return canonical_with_signature(envelope, signer.sign)
 
 
 def seal(

@@ -12,6 +12,7 @@ and with WAL, readers and the writer never wait for each other.
 
 from __future__ import annotations
 
+import sqlite3
 from typing import Any
 
 import aiosqlite
@@ -30,4 +31,13 @@ async def connect(path: str) -> aiosqlite.Connection:
         return fn(*args, **kwargs)
 
     conn._execute = run  # type: ignore[method-assign]
+    conn.rxflow_inline = True  # type: ignore[attr-defined]
     return conn
+
+
+def inline_sqlite3(driver_connection: Any) -> sqlite3.Connection | None:
+    """The sqlite3 connection under an inline aiosqlite connection (made by connect above), on
+    which the loop's thread may run statements itself; None for any other driver connection."""
+    if getattr(driver_connection, "rxflow_inline", False):
+        return driver_connection._conn  # type: ignore[no-any-return]
+    return None

@@ -133,3 +133,30 @@ async def test_upsert_inserts_then_replaces_a_read_model_row_with_its_types(db):
     async with db.read() as s:
         found = {r.id: (r.offset, r.at.replace(tzinfo=None)) for r in await s.execute(select(rows))}
     assert found == {"a": (3, (T0 + timedelta(hours=1)).replace(tzinfo=None)), "b": (2, T0.replace(tzinfo=None))}
+
+
+async def test_hot_path_inserts_store_what_core_stores_and_refuse_duplicates_alike(db):
+    from sqlalchemy import cast, insert
+    from sqlalchemy.exc import IntegrityError
+    from sqlalchemy.types import Text
+
+    from services.kit.rows import insert_rows
+
+    at = T0.replace(microsecond=123456)
+    row = dict(event_id="e-fast", stream_id="s", stream_version=1, type="t", producer_seq=1, occurred_at=at,
+               raw=b"\x00\xff{}")
+    async with db.write() as s:
+        conn = await s.connection()
+        await insert_rows(conn, tables.events, [row])
+        await conn.execute(insert(tables.events), [{**row, "event_id": "e-core", "stream_version": 2}])
+    async with db.read() as s:
+        stored = (await s.execute(
+            select(tables.events.c.event_id, tables.events.c.occurred_at, cast(tables.events.c.occurred_at, Text),
+                   tables.events.c.raw).order_by(tables.events.c.position))).all()
+    (_, fast_at, fast_text, fast_raw), (_, core_at, core_text, core_raw) = stored
+    assert (fast_at, fast_text, fast_raw) == (core_at, core_text, core_raw)
+    assert fast_raw == row["raw"]
+    with pytest.raises(IntegrityError):  # what the store turns into VersionConflict
+        async with db.write() as s:
+            await insert_rows(await s.connection(), tables.events, [{**row, "event_id": "e-other"}])
+    assert await _count(db, tables.events) == 2
