@@ -127,9 +127,9 @@ def _why_void(state: Prescription, event: Envelope[Any]) -> str | None:
     claimant = getattr(p, "pharmacy_id", None)
     if event.type in ("prescription.released", "prescription.dispensed") and claimant != state.claimed_by_pharmacy:
         return f"{claimant} did not claim it ({state.claimed_by_pharmacy} did)"
-    if event.type.startswith("delivery.") and event.type != "delivery.requested":
-        if str(p.delivery_id) != state.delivery_id:
-            return f"delivery {p.delivery_id} is not this prescription's delivery"
+    if (event.type.startswith("delivery.") and event.type != "delivery.requested"
+            and str(p.delivery_id) != state.delivery_id):
+        return f"delivery {p.delivery_id} is not this prescription's delivery"
     return None
 
 

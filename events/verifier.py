@@ -100,7 +100,8 @@ class Verifier:
             return Rejected(Reason.BAD_SIGNATURE, "signature does not match the content", eid)
         skew = self.max_clock_skew
         if received_at is not None and skew is not None and received_at - head.occurred_at > skew:
-            return Rejected(Reason.CLOCK_SKEW, f"occurred_at {head.occurred_at} is backdated against the log time {received_at}", eid)
+            return Rejected(Reason.CLOCK_SKEW,
+                            f"occurred_at {head.occurred_at} is backdated against the log time {received_at}", eid)
         if not self.catalog.knows(head.type):
             return Rejected(Reason.UNKNOWN_TYPE, f"unknown event type {head.type!r}", eid)
         permission = self.authority.get(head.type)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -69,7 +70,8 @@ async def final_states(api: Api) -> dict[str, dict[str, Any]]:
 
 
 async def run_demo(urls: dict[str, str], tokens: dict[str, str], count: int,
-                   time_travel: Callable[[float], Awaitable[None]], concurrency: int = 8) -> list[tuple[str, str, str, str]]:
+                   time_travel: Callable[[float], Awaitable[None]],
+                   concurrency: int = 8) -> list[tuple[str, str, str, str]]:
     """Play count prescriptions; expire the leftovers by time travel; return (id, scenario, expected, actual)."""
     api = Api(urls, tokens)
     gate = asyncio.Semaphore(concurrency)
@@ -87,10 +89,8 @@ async def run_demo(urls: dict[str, str], tokens: dict[str, str], count: int,
             await api.until(lambda p=pid, d=doctor: api.status_in("prescriber", p, d, "expired"), f"{pid} expired", 60)
         await time_travel(0)
         # Every service converges through the log; a state that never arrives shows as a mismatch.
-        try:
+        with contextlib.suppress(DemoError):
             await api.until(lambda: _settled(api, played), "final states", 30)
-        except DemoError:
-            pass
         states = await final_states(api)
         return [(pid, s, EXPECTED[s], states.get(pid, {}).get("status", "missing")) for pid, s, _ in played]
     finally:

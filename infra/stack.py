@@ -58,7 +58,8 @@ class Stack:
             if not (self.keys_dir / ACTORS_FILE).exists():
                 generate_identities(self.keys_dir)
             self.broker = open_broker(broker_kind=self.config.broker_kind, data_dir=self.var / "broker").start()
-            sent = run_blocking(lambda: publish_key_events(self.broker.bootstrap, load_identities(self.keys_dir).key_events))
+            keys = load_identities(self.keys_dir).key_events
+            sent = run_blocking(lambda: publish_key_events(self.broker.bootstrap, keys))
             log.info("published %d key events to rx.keys", sent)
             if self.config.db == "postgres":
                 self.postgres = ThrowawayPostgres().start()
@@ -80,7 +81,8 @@ class Stack:
         """Launch one service process (again, after a stop) with its settings in the environment."""
         prefix = name.upper()
         env = {**os.environ, **{f"{prefix}_{k}": v for k, v in {
-            "DATABASE_URL": self.database_urls.get(name) or self.database_urls.setdefault(name, self._database_url(name)),
+            "DATABASE_URL": self.database_urls.get(name)
+            or self.database_urls.setdefault(name, self._database_url(name)),
             "BOOTSTRAP": self.broker.bootstrap if self.broker else "",
             "KEYS_DIR": str(self.keys_dir),
             "PORT": str(self.ports[name]),

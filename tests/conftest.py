@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import pytest
-
 from datetime import UTC, datetime
 from pathlib import Path
+
+import pytest
 
 from events.identities import Identities, generate_identities, load_identities
 

@@ -91,7 +91,8 @@ async def one(prescription_id: UUID, actor: ActorDep, request: Request) -> dict[
         "prescription_id": state.prescription_id, "status": str(state.status), "version": state.version,
         "issued": state.issued.model_dump(mode="json", exclude={"sealed_contact", "pickup_code_hash"}),
         "last_reason": state.last_reason,
-        "history": [{"version": h.version, "type": h.type, "actor": h.actor, "at": h.occurred_at} for h in state.history],
+        "history": [{"version": h.version, "type": h.type, "actor": h.actor, "at": h.occurred_at}
+                    for h in state.history],
     }
 
 

@@ -55,7 +55,9 @@ async def project(session: AsyncSession, state: Prescription) -> None:
     }, key="prescription_id")
 
 
-async def list_for_doctor(session: AsyncSession, doctor_id: str, status: str | None, limit: int) -> list[dict[str, Any]]:
+async def list_for_doctor(
+    session: AsyncSession, doctor_id: str, status: str | None, limit: int
+) -> list[dict[str, Any]]:
     """The doctor's prescriptions, newest first."""
     query = select(prescriptions).where(prescriptions.c.doctor_id == doctor_id)
     if status:

@@ -1,7 +1,7 @@
 """Every lifecycle event has a schema, an authority and a place in the discriminated union."""
 
 from events.authority import AUTHORITY
-from events.catalog import AnyEvent, DEFAULT_CATALOG
+from events.catalog import DEFAULT_CATALOG, AnyEvent
 from events.schemas import ALL_PAYLOADS
 from events.verifier import Accepted, Verifier
 from tests.factories import signed_issue
