@@ -20,6 +20,7 @@ import aiohttp
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from infra.demo_scenarios import dispense_lines, form
+from services.kit.offsets import OffsetWatch
 
 DOCTORS = ("dr-wang", "dr-liu", "dr-li")
 COURIERS = ("courier-1", "courier-2")
@@ -77,12 +78,16 @@ class LogWatcher:
 
     async def _run(self) -> None:
         assert self._consumer is not None
+        watch = OffsetWatch()  # the broker may skip records under load: read them again (offsets.py)
         while True:
             batches = await self._consumer.getmany(timeout_ms=200, max_records=5000)
             now = time.time()
-            for records in batches.values():
-                for r in records:
+            for tp, records in batches.items():
+                taken = watch.take(records)
+                for r in taken.records:
                     self._saw(r.value, now)
+                for hole in taken.reread:
+                    self._consumer.seek(tp, hole.expected)
 
     def _saw(self, raw: bytes, now: float) -> None:
         obj = json.loads(raw)

@@ -158,6 +158,7 @@ def build_http(svc: AuditService) -> FastAPI:
     async def health() -> dict[str, Any]:
         ledger = svc.ledger
         return {"service": "audit", "entries": ledger.size if ledger else None,
-                "checkpoints": ledger.checkpoints if ledger else None}
+                "checkpoints": ledger.checkpoints if ledger else None,
+                "offset_holes": [h.describe() for h in svc.offsets.holes]}
 
     return app

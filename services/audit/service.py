@@ -28,6 +28,7 @@ from services.kit import tables
 from services.kit.consumer import kafka_time
 from services.kit.db import Database
 from services.kit.keystore import load_keystore
+from services.kit.offsets import OffsetWatch, take_contiguous
 from services.kit.outbox import Outbox
 from services.kit.running import Running
 
@@ -60,6 +61,7 @@ class AuditService(Running):
         self.outbox = Outbox(self.db, self.broker, settings.outbox_batch)
         self._lock, self._wake = asyncio.Lock(), asyncio.Event()
         self._arrived = 0
+        self.offsets = OffsetWatch()
         self._tasks: list[asyncio.Task[None]] = []
         self._subscribe()
         from services.audit.handlers import build_http
@@ -73,8 +75,9 @@ class AuditService(Running):
                                 session_timeout_ms=s.session_timeout_ms, heartbeat_interval_ms=s.heartbeat_interval_ms,
                                 title="on_log_messages (audit)")
         async def on_log_messages(msg: KafkaMessage) -> None:
-            records = msg.raw_message if isinstance(msg.raw_message, tuple | list) else (msg.raw_message,)
-            await self.keep(records)
+            taken = take_contiguous(self.offsets, msg, "audit")
+            if taken.records:
+                await self.keep(taken.records)
 
     async def keep(self, records: Any) -> None:
         """Store messages read from the log until the next batch; every message counts, even junk."""

@@ -18,8 +18,8 @@ log = logging.getLogger(__name__)
 class Outbox:
     """Publishes unpublished outbox rows; woken after each commit, and polling as a fallback."""
 
-    def __init__(self, db: Database, broker: KafkaBroker, batch: int = 500) -> None:
-        self.db, self.broker, self.batch = db, broker, batch
+    def __init__(self, db: Database, broker: KafkaBroker, batch: int = 500, linger_s: float = 0.0) -> None:
+        self.db, self.broker, self.batch, self.linger_s = db, broker, batch, linger_s
         self._wake = asyncio.Event()
         self.published = 0
 
@@ -71,3 +71,5 @@ class Outbox:
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), idle_poll_s)
+            if self.linger_s and self._wake.is_set():
+                await asyncio.sleep(self.linger_s)  # let commits close behind this one join its request

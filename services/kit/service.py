@@ -27,7 +27,7 @@ from services.kit.consumer import Consumer, kafka_time
 from services.kit.db import Database
 from services.kit.http import NotFound, Refused, install_error_handlers
 from services.kit.keystore import load_keystore
-from services.kit.offsets import OffsetWatch
+from services.kit.offsets import OffsetWatch, take_contiguous
 from services.kit.outbox import Outbox
 from services.kit.running import Running
 from services.kit.settings import ServiceSettings
@@ -79,7 +79,7 @@ class Service(Running):
         self.verifier = Verifier(self.keystore.keyring, max_clock_skew=skew)
         self.broker = KafkaBroker(s.bootstrap, enable_idempotence=False, acks="all",
                                   client_id=f"rxflow-{self.spec.name}", max_batch_size=s.producer_batch_bytes)
-        self.outbox = Outbox(self.db, self.broker, s.outbox_batch)
+        self.outbox = Outbox(self.db, self.broker, s.outbox_batch, s.publish_linger_ms / 1000)
         self._confirmations: dict[str, asyncio.Future[None]] = {}
         self._recent: OrderedDict[str, None] = OrderedDict()  # ids consumed lately
         self.offsets = OffsetWatch()
@@ -101,12 +101,16 @@ class Service(Running):
                                 title=f"on_prescription_event ({self.spec.name})", batch=True,
                                 max_records=s.consume_batch, batch_timeout_ms=s.consume_wait_ms, **opts)
         async def on_prescription_event(msg: KafkaMessage) -> None:
-            records = msg.raw_message if isinstance(msg.raw_message, tuple | list) else (msg.raw_message,)
-            for hole in self.offsets.received(records):
-                log.error("%s: %s", self.spec.name, hole.describe())
-            now = utc_now()
-            await self.consumer.handle_batch([
-                (r.value, Delivery(r.topic, r.partition, r.offset, now), kafka_time(r)) for r in records])
+            taken = take_contiguous(self.offsets, msg, self.spec.name)
+            began, now = asyncio.get_running_loop().time(), utc_now()
+            if taken.records:
+                await self.consumer.handle_batch([
+                    (r.value, Delivery(r.topic, r.partition, r.offset, now), kafka_time(r)) for r in taken.records])
+            # The next batch starts consume_interval_ms after this one began at the earliest
+            # (settings say why); this one is acknowledged after the wait, which only delays it.
+            wait = began + s.consume_interval_ms / 1000 - asyncio.get_running_loop().time()
+            if wait > 0:
+                await asyncio.sleep(wait)
 
         @self.broker.subscriber(s.keys_topic, group_id=f"{self.spec.name}.keys",
                                 ack_policy=AckPolicy.NACK_ON_ERROR, title="on_key_event", **opts)

@@ -36,6 +36,14 @@ class ServiceSettings(BaseSettings):
     consume_batch: int = Field(default=500, ge=1, le=10_000)
     # faststream sleeps this long again after an empty fetch, so it is also the idle latency.
     consume_wait_ms: int = Field(default=10, ge=1, le=10_000)
+    # Least time between the starts of two consumed batches. Each fetch that finds something
+    # new costs the embedded broker a LIST of the partition's stored batches, which grows with
+    # the log; a consumer fetching after every few records made it the pipeline's bottleneck.
+    # This much latency per hop buys fetches that carry more records each.
+    consume_interval_ms: int = Field(default=100, ge=0, le=10_000)
+    # Least time the outbox waits after a wake-up before publishing, so that the events of
+    # commits close together leave in one produce request (an object PUT each on Tansu's store).
+    publish_linger_ms: int = Field(default=20, ge=0, le=10_000)
     # How long the broker may hold a fetch that has nothing new (aiokafka's default is 500 ms).
     fetch_wait_ms: int = Field(default=500, ge=1, le=10_000)
     # Tansu needs short sessions for group joins to be quick (DESIGN.md: Brokers).
