@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from infra import launchers
-from infra.kafka_admin import ensure_topics, run_blocking, wait_for_metadata
+from infra.kafka_admin import ensure_topics, partition_counts, run_blocking, wait_for_metadata
 from infra.procs import Child, DirLock, LaunchError, free_ports, port_open, wait_until
 from infra.settings import LAUNCHED_KINDS, BrokerSettings
 
@@ -57,12 +57,24 @@ class Broker:
             self._wait_for_kafka(began)
             if self.children and not self.running():
                 raise LaunchError(f"{self.kind} died while starting:\n{self._tails()}")
-            run_blocking(lambda: ensure_topics(self.bootstrap, self.settings.topics()))
+            run_blocking(self._ensure_topics)
         except BaseException:
             self.kill()
             raise
         log.info("%s broker ready at %s in %.1fs", self.kind, self.bootstrap, time.monotonic() - began)
         return self
+
+    async def _ensure_topics(self) -> None:
+        wanted = self.settings.topics()
+        if "events_partitions" not in self.settings.model_fields_set:
+            # A log made when the default was another count keeps it: repartitioning would move
+            # prescriptions to other partitions and break their order. Setting the count
+            # explicitly still refuses a mismatch.
+            have = (await partition_counts(self.bootstrap)).get("rx.events")
+            if have is not None and have != wanted["rx.events"]:
+                log.warning("rx.events keeps its %d partitions (the default is now %d)", have, wanted["rx.events"])
+                wanted["rx.events"] = have
+        await ensure_topics(self.bootstrap, wanted)
 
     def stop(self) -> None:
         """Stop the children in reverse start order: SIGTERM, then SIGKILL after the timeout."""

@@ -73,6 +73,17 @@ def test_external_kind_refuses_to_repartition_the_log(tansu_broker: Broker, tmp_
         Broker(wrong).start()
 
 
+def test_a_log_made_with_another_default_count_keeps_it(
+    tansu_broker: Broker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # rx.events was made with 3 partitions; the default is now 1 and nobody asked for a count.
+    monkeypatch.delenv("RXFLOW_EVENTS_PARTITIONS", raising=False)
+    defaulted = BrokerSettings(broker_kind="external", bootstrap=tansu_broker.bootstrap, data_dir=tmp_path)
+    assert defaulted.events_partitions == 1
+    broker = Broker(defaulted).start()
+    assert topics_of(broker) == RX_TOPICS
+
+
 def test_a_broker_that_cannot_bind_fails_fast_with_its_log(
     noida_broker: Broker, tmp_path: Path
 ) -> None:
