@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
 from typing import Any, Self
 
 
-class Running:
+class Running(ABC):
     """stop() and running() for a runtime whose start() fills _tasks and opens broker and db."""
 
     _tasks: list[asyncio.Task[Any]]
     broker: Any
     db: Any
 
+    @abstractmethod
     async def start(self) -> None:
-        raise NotImplementedError
+        """Open what stop() closes and start the background tasks."""
 
     async def stop(self) -> None:
         for task in self._tasks:
