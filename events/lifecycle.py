@@ -9,6 +9,7 @@ same log the same way, so every reader reaches the same state.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
@@ -177,7 +178,12 @@ def evolve(state: Prescription, event: Envelope[Any]) -> Prescription | Void:
 
 def fold(prescription_id: str, events: list[Envelope[Any]]) -> tuple[Prescription, list[Void]]:
     """Fold a stream in log order; return its state and the events that were void."""
-    state, voids = Prescription(prescription_id), []
+    return fold_on(Prescription(prescription_id), events)
+
+
+def fold_on(state: Prescription, events: Iterable[Envelope[Any]]) -> tuple[Prescription, list[Void]]:
+    """Fold further events onto a state; return the new state and the events that were void."""
+    voids = []
     for event in events:
         result = evolve(state, event)
         if isinstance(result, Void):

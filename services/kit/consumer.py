@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from events.envelope import Envelope
-from events.lifecycle import Prescription, Void, evolve, fold
+from events.lifecycle import Prescription, Void, evolve, fold, fold_on
 from events.rejection import Reason, Rejected
 from events.schemas import KeyRegistered, KeyRevoked
 from events.verifier import Accepted, Verifier
@@ -49,12 +49,7 @@ class _Stream:
     touched: bool = False
 
     def state(self) -> Prescription:
-        state = self.logged
-        for event in self.pending:
-            result = evolve(state, event)
-            if not isinstance(result, Void):
-                state = result
-        return state
+        return fold_on(self.logged, self.pending)[0]
 
 
 @dataclass

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from events.authority import Role
 from events.envelope import Envelope
-from events.lifecycle import Prescription, Void, evolve, fold
+from events.lifecycle import Prescription, fold, fold_on
 from events.verifier import Verifier
 from services.kit import tables
 from services.kit.consumer import Consumer, kafka_time
@@ -165,11 +165,7 @@ class Service(Running):
     def _fold_on(self, state: Prescription, sealed: list[bytes]) -> Prescription:
         """The state after events just appended: the same as loading and folding the stream
         again (appended events fold last), without reading and parsing it all once more."""
-        for raw in sealed:
-            result = evolve(state, self.store.parse(raw))
-            if not isinstance(result, Void):
-                state = result
-        return state
+        return fold_on(state, (self.store.parse(raw) for raw in sealed))[0]
 
     async def state(self, stream_id: str) -> Prescription:
         """The current folded state of a prescription, or 404."""
