@@ -134,7 +134,8 @@ def _why_void(state: Prescription, event: Envelope[Any]) -> str | None:
     return None
 
 
-def _absorb(state: Prescription, event: Envelope[Any]) -> Prescription:
+def _absorbed(event: Envelope[Any]) -> dict[str, Any]:
+    """The fields an event's payload sets on the state (beyond version, status and history)."""
     p = event.payload
     changes: dict[str, Any] = {}
     if isinstance(p, PrescriptionIssued):
@@ -156,7 +157,7 @@ def _absorb(state: Prescription, event: Envelope[Any]) -> Prescription:
     reason = getattr(p, "reason", None)
     if isinstance(reason, str):
         changes["last_reason"] = reason
-    return replace(state, **changes)
+    return changes
 
 
 def evolve(state: Prescription, event: Envelope[Any]) -> Prescription | Void:
@@ -166,14 +167,9 @@ def evolve(state: Prescription, event: Envelope[Any]) -> Prescription | Void:
         return Void(str(event.event_id), event.type, event.stream_version, why)
     _, target = TRANSITIONS[event.type]
     step = Step(event.stream_version, event.type, event.actor, event.occurred_at)
-    moved = replace(
-        state,
-        version=event.stream_version,
-        status=target,
-        updated_at=event.occurred_at,
-        history=(*state.history, step),
-    )
-    return _absorb(moved, event)
+    # One replace per event: it rebuilds the whole state, and folding is on every hot path.
+    return replace(state, version=event.stream_version, status=target, updated_at=event.occurred_at,
+                   history=(*state.history, step), **_absorbed(event))
 
 
 def fold(prescription_id: str, events: list[Envelope[Any]]) -> tuple[Prescription, list[Void]]:

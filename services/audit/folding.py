@@ -3,7 +3,7 @@
 lifecycle.evolve copies its frozen state twice per event, which costs a regulator replaying a
 million events more than checking their signatures. Here each prescription is a mutable Track:
 the void rules are lifecycle's own (_why_void, TRANSITIONS); what an applied event changes
-mirrors lifecycle._absorb, and tests/unit/test_audit_replay.py holds the two folds equal.
+mirrors lifecycle._absorbed, and tests/unit/test_audit_replay.py holds the two folds equal.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from events.lifecycle import TRANSITIONS, Prescription, Step, _why_void
 from events.schemas import format_utc
 
 FIELDS = tuple(f.name for f in fields(Prescription) if f.name != "history")
-# Payload types with a `reason` field (what getattr(p, "reason", None) finds in lifecycle._absorb);
+# Payload types with a `reason` field (what getattr(p, "reason", None) finds in lifecycle._absorbed);
 # asking a pydantic model for a field it lacks is slow.
 REASONED = frozenset(t for t, cls in DEFAULT_CATALOG.payloads.items() if "reason" in cls.model_fields)
 # Who wants to see each step, before it is applied: (state, event, why it is void or None, line).
@@ -71,7 +71,7 @@ class Dispensed(NamedTuple):
 
 
 def absorb(track: Track, event: Envelope[Any], lean: bool = False) -> None:
-    """What an applied event records (lifecycle._absorb, in place; lean: what summary() shows,
+    """What an applied event records (lifecycle._absorbed, in place; lean: what summary() shows,
     not whole payloads, which held to the end of a million events slow every step down)."""
     p, kind = event.payload, event.type
     if kind == "prescription.issued":

@@ -24,7 +24,7 @@ router = APIRouter(prefix="/api", tags=["audit"])
 PAGE = Path(__file__).parent / "web" / "index.html"
 
 
-def _service(request: Request) -> AuditService:
+async def _service(request: Request) -> AuditService:
     return request.app.state.service
 
 

@@ -23,8 +23,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
 
 
-def current_actor(request: Request) -> Signer:
+async def current_actor(request: Request) -> Signer:
     """The actor behind the bearer token; 401 without one, 403 if this service does not act for them."""
+    # async although it never awaits: FastAPI runs a plain def dependency on its thread pool,
+    # a thread hand-off per request for a dictionary lookup.
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:

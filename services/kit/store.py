@@ -61,12 +61,12 @@ class EventStore:
         """Reserve n producer_seq numbers; returns the first."""
         # The row lock taken by UPDATE serialises writers of this producer until commit,
         # so producer_seq and outbox order agree and a rollback leaves no gap.
-        conn = await session.connection()  # Core, not the ORM session's execute: ~1 ms less per statement
-        sqlite = await raw_sqlite(conn)
+        sqlite = raw_sqlite(session)
         if sqlite is not None:  # straight to sqlite3 (services/kit/rows.py says why)
             found = sqlite.execute(_BUMP_SEQ_SQLITE, (n, self.producer)).fetchone()
             last = None if found is None else found[0]
         else:
+            conn = await session.connection()  # Core, not the ORM session's execute: ~1 ms less per statement
             last = (await conn.execute(
                 update(t.producer_seq)
                 .where(t.producer_seq.c.producer == self.producer)
@@ -74,7 +74,7 @@ class EventStore:
                 .returning(t.producer_seq.c.last)
             )).scalar_one_or_none()
         if last is None:
-            await insert_rows(conn, t.producer_seq, [dict(producer=self.producer, last=n)])
+            await insert_rows(session, t.producer_seq, [dict(producer=self.producer, last=n)])
             last = n
         return last - n + 1
 
@@ -103,12 +103,11 @@ class EventStore:
                              type=d.payload.TYPE, producer_seq=seq, occurred_at=now, raw=raw))
             sealed.append(raw)
         # One statement per table (executemany) instead of a savepoint and two inserts per event.
-        conn = await session.connection()
         try:
-            await insert_rows(conn, t.events, rows)
+            await insert_rows(session, t.events, rows)
         except IntegrityError as exc:
             raise VersionConflict(f"{stream_id} v{expected_version + 1}.. was taken by another writer") from exc
-        await insert_rows(conn, t.outbox, [
+        await insert_rows(session, t.outbox, [
             dict(event_id=r["event_id"], topic=self.events_topic, key=stream_id, raw=r["raw"], published=False)
             for r in rows])
         return sealed
@@ -148,7 +147,7 @@ class EventStore:
     ) -> None:
         """Keep verified events from the log, in this order (one multi-row insert)."""
         if consumed:
-            await insert_rows(await session.connection(), t.inbox, [dict(
+            await insert_rows(session, t.inbox, [dict(
                 event_id=str(e.event_id), stream_id=e.stream_id, stream_version=e.stream_version,
                 type=e.type, producer=e.producer, producer_seq=e.producer_seq, raw=raw,
                 topic=w.topic, partition=w.partition, offset=w.offset, received_at=w.received_at,

@@ -50,7 +50,7 @@ class DispenseBody(BaseModel):
     lines: tuple[DispenseLineBody, ...] = Field(min_length=1, max_length=20)
 
 
-def pharmacist(actor: ActorDep) -> domain.Pharmacist:
+async def pharmacist(actor: ActorDep) -> domain.Pharmacist:
     """The caller as a pharmacist of a hospital or retail pharmacy; 403 otherwise."""
     require_role(actor, Role.PHARMACY)
     place = org(actor.org_id or "")

@@ -140,15 +140,15 @@ async def test_hot_path_inserts_store_what_core_stores_and_refuse_duplicates_ali
     from sqlalchemy.exc import IntegrityError
     from sqlalchemy.types import Text
 
-    from services.kit.rows import insert_rows
+    from services.kit.rows import insert_rows, raw_sqlite
 
     at = T0.replace(microsecond=123456)
     row = dict(event_id="e-fast", stream_id="s", stream_version=1, type="t", producer_seq=1, occurred_at=at,
                raw=b"\x00\xff{}")
     async with db.write() as s:
-        conn = await s.connection()
-        await insert_rows(conn, tables.events, [row])
-        await conn.execute(insert(tables.events), [{**row, "event_id": "e-core", "stream_version": 2}])
+        assert (raw_sqlite(s) is not None) == db.url.startswith("sqlite")  # the fast path is what is compared
+        await insert_rows(s, tables.events, [row])
+        await (await s.connection()).execute(insert(tables.events), [{**row, "event_id": "e-core", "stream_version": 2}])
     async with db.read() as s:
         stored = (await s.execute(
             select(tables.events.c.event_id, tables.events.c.occurred_at, cast(tables.events.c.occurred_at, Text),
@@ -158,5 +158,5 @@ async def test_hot_path_inserts_store_what_core_stores_and_refuse_duplicates_ali
     assert fast_raw == row["raw"]
     with pytest.raises(IntegrityError):  # what the store turns into VersionConflict
         async with db.write() as s:
-            await insert_rows(await s.connection(), tables.events, [{**row, "event_id": "e-other"}])
+            await insert_rows(s, tables.events, [{**row, "event_id": "e-other"}])
     assert await _count(db, tables.events) == 2
