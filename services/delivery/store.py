@@ -8,7 +8,7 @@ from sqlalchemy import Column, DateTime, MetaData, String, Table, Text, and_, or
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from events.lifecycle import Prescription, Status
-from services.kit.db import upsert
+from services.kit.rows import upsert
 
 metadata = MetaData()
 

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
-from sqlalchemy import MetaData, Table, TextClause, bindparam, event, text
+from sqlalchemy import MetaData, event
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -312,24 +311,3 @@ class Database:
                 writer.connection.sync_connection.info.pop(_DRIVER_TRANSACTIONS, None)  # type: ignore[union-attr]
                 await writer.connection.close()
         await self.engine.dispose()
-
-
-async def upsert(session: AsyncSession, table: Table, values: dict[str, Any], key: str) -> None:
-    """Insert a read-model row or replace it, on SQLite and PostgreSQL alike."""
-    stmt = _upsert_statement(session.bind.dialect, table, tuple(values), key)
-    await (await session.connection()).execute(stmt, values)
-
-
-@functools.cache
-def _upsert_statement(dialect: Any, table: Table, columns: tuple[str, ...], key: str) -> TextClause:
-    """INSERT .. ON CONFLICT (key) DO UPDATE, spelled the same by SQLite and PostgreSQL.
-
-    As text with typed parameters because SQLAlchemy cannot cache its own on_conflict_do_update
-    construct on SQLite: it compiled the statement afresh for every row, a tenth of a service's CPU.
-    """
-    q = dialect.identifier_preparer
-    names = ", ".join(q.quote(c) for c in columns)
-    updates = ", ".join(f"{q.quote(c)} = excluded.{q.quote(c)}" for c in columns if c != key)
-    sql = (f"INSERT INTO {q.format_table(table)} ({names}) VALUES ({', '.join(f':{c}' for c in columns)}) "
-           f"ON CONFLICT ({q.quote(key)}) DO UPDATE SET {updates}")
-    return text(sql).bindparams(*(bindparam(c, type_=table.c[c].type) for c in columns))

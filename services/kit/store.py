@@ -20,9 +20,17 @@ from events.seal import seal
 from events.signing import Signer
 from events.verifier import read_verified
 from services.kit import tables as t
-from services.kit.rows import insert_rows, raw_sqlite
+from services.kit.rows import insert_rows, raw_sqlite, result_converter
 
 _BUMP_SEQ_SQLITE = "UPDATE producer_seq SET last = last + ? WHERE producer = ? RETURNING last"
+# The store's reads inside a write, for the inline SQLite path; the Core statements below say the same.
+_SEEN_SQLITE = 'SELECT event_id, topic, "partition", "offset", received_at FROM inbox WHERE event_id IN ({marks})'
+_LOGGED_SQLITE = "SELECT stream_id, event_id, raw FROM inbox WHERE stream_id IN ({marks}) ORDER BY position"
+_OWN_SQLITE = "SELECT stream_id, event_id, raw FROM events WHERE stream_id IN ({marks}) ORDER BY stream_version"
+
+
+def _marks(values: Sequence[Any]) -> str:
+    return ", ".join("?" * len(values))
 
 
 class VersionConflict(Exception):
@@ -128,11 +136,18 @@ class EventStore:
         """Where each of these events was first consumed, for those already consumed."""
         ids = list(dict.fromkeys(event_ids))
         found: dict[str, Delivery] = {}
-        conn = await session.connection()
+        sqlite = raw_sqlite(session)
+        received_at = result_converter(session, t.inbox.c.received_at)
         for i in range(0, len(ids), 500):  # SQLite caps bound parameters
-            rows = await conn.execute(
+            chunk = ids[i:i + 500]
+            if sqlite is not None:  # straight to sqlite3 (services/kit/rows.py says why)
+                rows = sqlite.execute(_SEEN_SQLITE.format(marks=_marks(chunk)), chunk).fetchall()
+                found.update({eid: Delivery(topic, partition, offset, received_at(at))
+                              for eid, topic, partition, offset, at in rows})
+                continue
+            rows = await (await session.connection()).execute(
                 select(t.inbox.c.event_id, t.inbox.c.topic, t.inbox.c.partition, t.inbox.c.offset,
-                       t.inbox.c.received_at).where(t.inbox.c.event_id.in_(ids[i:i + 500])))
+                       t.inbox.c.received_at).where(t.inbox.c.event_id.in_(chunk)))
             found.update({r.event_id: Delivery(r.topic, r.partition, r.offset, r.received_at) for r in rows})
         return found
 
@@ -180,21 +195,27 @@ class EventStore:
         ids = list(dict.fromkeys(stream_ids))
         out: dict[str, tuple[list[Envelope[Any]], list[Envelope[Any]]]] = {s: ([], []) for s in ids}
         on_log: set[str] = set()
-        conn = await session.connection()
+        sqlite = raw_sqlite(session)
         for i in range(0, len(ids), 500):  # SQLite caps bound parameters
             chunk = ids[i:i + 500]
-            logged = await conn.execute(
-                select(t.inbox.c.stream_id, t.inbox.c.event_id, t.inbox.c.raw)
-                .where(t.inbox.c.stream_id.in_(chunk)).order_by(t.inbox.c.position))
-            for r in logged:
-                on_log.add(r.event_id)
-                out[r.stream_id][0].append(self.parse(r.raw))
-            own = await conn.execute(
-                select(t.events.c.stream_id, t.events.c.event_id, t.events.c.raw)
-                .where(t.events.c.stream_id.in_(chunk)).order_by(t.events.c.stream_version))
-            for r in own:
-                if r.event_id not in on_log:
-                    out[r.stream_id][1].append(self.parse(r.raw))
+            if sqlite is not None:  # straight to sqlite3 (services/kit/rows.py says why)
+                logged: Iterable[Any] = sqlite.execute(_LOGGED_SQLITE.format(marks=_marks(chunk)), chunk)
+            else:
+                logged = await (await session.connection()).execute(
+                    select(t.inbox.c.stream_id, t.inbox.c.event_id, t.inbox.c.raw)
+                    .where(t.inbox.c.stream_id.in_(chunk)).order_by(t.inbox.c.position))
+            for stream_id, event_id, raw in logged:
+                on_log.add(event_id)
+                out[stream_id][0].append(self.parse(raw))
+            if sqlite is not None:
+                own: Iterable[Any] = sqlite.execute(_OWN_SQLITE.format(marks=_marks(chunk)), chunk)
+            else:
+                own = await (await session.connection()).execute(
+                    select(t.events.c.stream_id, t.events.c.event_id, t.events.c.raw)
+                    .where(t.events.c.stream_id.in_(chunk)).order_by(t.events.c.stream_version))
+            for stream_id, event_id, raw in own:
+                if event_id not in on_log:
+                    out[stream_id][1].append(self.parse(raw))
         return out
 
     def parse(self, raw: bytes) -> Envelope[Any]:

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from events.lifecycle import BEFORE_DISPENSE, Prescription, Status
 from events.schemas import Channel
-from services.kit.db import upsert
+from services.kit.rows import upsert
 from services.pharmacy.domain import Pharmacist, routed_to
 
 metadata = MetaData()

@@ -8,7 +8,7 @@ from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Text,
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from events.lifecycle import Prescription
-from services.kit.db import upsert
+from services.kit.rows import upsert
 
 metadata = MetaData()
 

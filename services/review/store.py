@@ -24,7 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from events.lifecycle import Prescription, Status
-from services.kit.db import upsert
+from services.kit.rows import upsert
 
 metadata = MetaData()
 

@@ -120,7 +120,7 @@ async def test_upsert_inserts_then_replaces_a_read_model_row_with_its_types(db):
 
     from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table
 
-    from services.kit.db import upsert
+    from services.kit.rows import upsert
 
     rows = Table("contract_rows", MetaData(), Column("id", String(36), primary_key=True),
                  Column("offset", Integer), Column("at", DateTime(timezone=True)))  # "offset": a reserved word
@@ -148,7 +148,8 @@ async def test_hot_path_inserts_store_what_core_stores_and_refuse_duplicates_ali
     async with db.write() as s:
         assert (raw_sqlite(s) is not None) == db.url.startswith("sqlite")  # the fast path is what is compared
         await insert_rows(s, tables.events, [row])
-        await (await s.connection()).execute(insert(tables.events), [{**row, "event_id": "e-core", "stream_version": 2}])
+        core = [{**row, "event_id": "e-core", "stream_version": 2}]
+        await (await s.connection()).execute(insert(tables.events), core)
     async with db.read() as s:
         stored = (await s.execute(
             select(tables.events.c.event_id, tables.events.c.occurred_at, cast(tables.events.c.occurred_at, Text),
@@ -160,3 +161,51 @@ async def test_hot_path_inserts_store_what_core_stores_and_refuse_duplicates_ali
         async with db.write() as s:
             await insert_rows(s, tables.events, [{**row, "event_id": "e-other"}])
     assert await _count(db, tables.events) == 2
+
+
+async def test_reads_inside_a_write_give_what_core_reads_give(db, doctor):
+    """On SQLite a write session reads straight from sqlite3; a read session goes through Core."""
+    from events.seal import seal
+    from events.verifier import read_verified
+
+    store, pid = EventStore("review"), uuid4()
+    raw = seal(issued(doctor, pid), stream_id=str(pid), stream_version=1, producer="prescriber",
+               signer=doctor, producer_seq=1, occurred_at=T0)
+    event = read_verified(raw)
+    at = T0.replace(microsecond=654321)
+    async with db.write() as s:
+        await store.record_consumed(s, event, raw, Delivery("rx.events", 2, 41, at))
+        await store.append(s, str(pid), 1, [_cancel(doctor, pid)], T0)
+    ids = [str(event.event_id), "never-consumed"]
+    async with db.write() as s:
+        in_write = (await store.first_seen_many(s, ids), await store.load_many(s, [str(pid), "no-stream"]))
+    async with db.read() as s:
+        in_read = (await store.first_seen_many(s, ids), await store.load_many(s, [str(pid), "no-stream"]))
+    assert in_write == in_read
+    seen, streams = in_write
+    assert list(seen) == [str(event.event_id)] and (seen[str(event.event_id)].partition,
+                                                    seen[str(event.event_id)].offset) == (2, 41)
+    logged, pending = streams[str(pid)]
+    assert [e.type for e in logged] == ["prescription.issued"]
+    assert [e.type for e in pending] == ["prescription.cancelled"]
+
+
+async def test_upserts_inside_a_write_store_what_core_stores(db):
+    from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, cast
+    from sqlalchemy.types import Text
+
+    from services.kit.rows import raw_sqlite, upsert
+
+    rows = Table("upsert_paths", MetaData(), Column("id", String(36), primary_key=True),
+                 Column("offset", Integer), Column("at", DateTime(timezone=True)))
+    await db.create_all(rows.metadata)
+    at = T0.replace(microsecond=120)
+    async with db.write() as s:
+        await upsert(s, rows, {"id": "fast", "offset": 1, "at": at}, "id")
+    async with db.sessions.begin() as s:  # a session of its own: always the Core path
+        assert raw_sqlite(s) is None
+        await upsert(s, rows, {"id": "core", "offset": 1, "at": at}, "id")
+    async with db.read() as s:
+        found = await s.execute(select(rows.c.id, rows.c.offset, rows.c.at, cast(rows.c.at, Text)))
+        stored = {r.id: tuple(r[1:]) for r in found}
+    assert stored["fast"] == stored["core"]
