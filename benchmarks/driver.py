@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -135,6 +135,7 @@ class Stats:
     failed: list[str] = field(default_factory=list)
     issued_at_client: dict[str, float] = field(default_factory=dict)  # pid -> client clock at the POST
     done_at_client: dict[str, float] = field(default_factory=dict)  # pid -> client clock, delivered seen
+    stopped: str | None = None  # why the run stopped before all were played
 
 
 class Driver:
@@ -215,9 +216,15 @@ class Driver:
                         {"overrides": overrides, "note": "已核对"}, retry_on=(409,))
         await self.log.wait(pid, "prescription.approved", timeout_s=self.step_timeout_s)
 
-    async def run(self, n: int, rate: float | None, concurrency: int) -> list[str | None]:
+    async def run(self, n: int, rate: float | None, concurrency: int,
+                  stall_s: float | None = None, stall_fraction: float = 0.2) -> list[str | None]:
         """Play n prescriptions: started at `rate` per second (open loop, at most `concurrency`
-        in flight), or as fast as `concurrency` prescriptions in flight allow (closed loop)."""
+        in flight), or as fast as `concurrency` prescriptions in flight allow (closed loop).
+
+        With stall_s, the run stops once the last stall_s delivered fewer than stall_fraction
+        of the best stall_s so far: what is in flight is abandoned and the rest never start
+        (stats.stopped says why). A stack that no longer keeps its own pace (the embedded
+        broker slows as the log grows) would otherwise crawl on for hours."""
         gate = asyncio.Semaphore(concurrency)
         start = time.monotonic()
 
@@ -227,4 +234,36 @@ class Driver:
             async with gate:
                 return await self.play(i)
 
-        return await asyncio.gather(*(one(i) for i in range(n)))
+        tasks = [asyncio.create_task(one(i)) for i in range(n)]
+        watchdog = (asyncio.create_task(self._stop_when_stalled(tasks, stall_s, stall_fraction))
+                    if stall_s else None)
+        try:
+            results = await asyncio.gather(*tasks, return_exceptions=True)
+        finally:
+            if watchdog:
+                watchdog.cancel()
+        for r in results:
+            if isinstance(r, BaseException) and not isinstance(r, asyncio.CancelledError):
+                raise r
+        return [r if isinstance(r, str) else None for r in results]
+
+    async def _stop_when_stalled(self, tasks: list[asyncio.Task[str | None]], window_s: float,
+                                 fraction: float) -> None:
+        tick = min(5.0, window_s / 6)
+        counts: deque[int] = deque(maxlen=max(2, round(window_s / tick)) + 1)  # deliveries, a tick apart
+        best = 0
+        while True:
+            await asyncio.sleep(tick)
+            counts.append(len(self.stats.done_at_client))
+            if len(counts) < counts.maxlen:  # type: ignore[operator]
+                continue
+            recent = counts[-1] - counts[0]
+            best = max(best, recent)
+            if recent <= fraction * best or recent == 0:
+                unfinished = [t for t in tasks if not t.done()]
+                self.stats.stopped = (
+                    f"stopped: {recent} delivered in the last {window_s:.0f} s against {best} in the best "
+                    f"{window_s:.0f} s; {counts[-1]} delivered, {len(unfinished)} abandoned or never started")
+                for t in unfinished:
+                    t.cancel()
+                return

@@ -141,7 +141,7 @@ async def measure(stack: Stack, args: argparse.Namespace, work: Path) -> dict[st
             if profiler:
                 profiler.start()
             began = time.time()
-            results = await driver.run(args.n, args.rate, args.concurrency)
+            results = await driver.run(args.n, args.rate, args.concurrency, args.stall_s or None)
             driven = time.time() - began
             drain_s = await wait_drained(bootstrap)
             profiles = profiler.stop() if profiler else {}
@@ -195,6 +195,9 @@ async def measure(stack: Stack, args: argparse.Namespace, work: Path) -> dict[st
             "events": watcher.count, "events_per_s": round(watcher.count / window, 1) if window else None,
             "mean_event_bytes": round(watcher.bytes / watcher.count) if watcher.count else None,
             "flagged_by_review": stats.flagged,
+            "stopped_early": stats.stopped,
+            # Deliveries in each 10 s of the run: whether the rate held or decayed as the log grew.
+            "delivered_per_10s": _per_window(done, (watcher.first_at or began), 10.0),
         },
         "latency_ms": {
             "source": "occurred_at of the signed events on the log (service clocks, one machine); "
@@ -218,6 +221,15 @@ async def measure(stack: Stack, args: argparse.Namespace, work: Path) -> dict[st
         "_samples": [[raw for raw in watcher.raw[p]] for p in list(watcher.raw)[: args.sample_streams]
                      if len(watcher.raw[p]) == 9],
     }
+
+
+def _per_window(times: list[float], start: float, width: float) -> list[int]:
+    counts: list[int] = []
+    for t in times:
+        i = max(0, int((t - start) // width))
+        counts.extend([0] * (i + 1 - len(counts)))
+        counts[i] += 1
+    return counts
 
 
 async def measure_baselines(stack: Stack, samples: list[list[bytes]], n: int, quick: bool) -> dict[str, Any]:
@@ -247,6 +259,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="start this many per second (default: as fast as it goes)")
     parser.add_argument("--concurrency", type=int, default=300, help="prescriptions in flight at most")
     parser.add_argument("--warmup", type=int, default=30)
+    parser.add_argument("--stall-s", type=float, default=60.0,
+                        help="stop once the last STALL_S delivered under a fifth of the best STALL_S (0: never)")
     parser.add_argument("--profile", action="store_true", help="py-spy every service during the run")
     parser.add_argument("--no-baselines", action="store_true")
     parser.add_argument("--sample-streams", type=int, default=200, help="journeys kept for the baselines")

@@ -75,6 +75,8 @@ def table(report: dict[str, Any]) -> str:
         f"  run {t['duration_s']} s, consumers drained {t['drain_after_s']} s later; failed {t['failed']}, "
         f"flagged {t['flagged_by_review']}; HTTP {report['http']['requests']} requests, "
         f"{report['http']['retries_while_a_service_caught_up']} retries",
+        *([f"  {t['stopped_early']}"] if t.get("stopped_early") else []),
+        f"  delivered per 10 s: {' '.join(map(str, t.get('delivered_per_10s') or []))}",
         "",
         f"  {'latency (ms)':<28} {'p50':>8} {'p95':>8} {'p99':>8} {'max':>9}",
     ]

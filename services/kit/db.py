@@ -241,6 +241,14 @@ class Database:
             else:
                 if not first:
                     await group.tx.release_savepoint()
+            if not self._queued and group.members < MAX_GROUP:
+                # Writers woken with us (by the last commit, or by the same batch of requests) have
+                # not reached the lock yet: two turns of the loop (the commit's future, then the
+                # shield's) let them queue and join this transaction. Without them the first of
+                # them committed alone and groups held half the writers waiting (16 writers: 8.2
+                # bodies a commit, against 15.3 with them).
+                await asyncio.sleep(0)
+                await asyncio.sleep(0)
             if self._queued and group.members < MAX_GROUP and time.monotonic() - group.opened < MAX_GROUP_S:
                 lock.release()  # the writers queued behind us join this transaction
                 held = False

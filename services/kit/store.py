@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Table, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,12 +25,24 @@ from services.kit.rows import insert_rows, raw_sqlite, result_converter
 _BUMP_SEQ_SQLITE = "UPDATE producer_seq SET last = last + ? WHERE producer = ? RETURNING last"
 # The store's reads inside a write, for the inline SQLite path; the Core statements below say the same.
 _SEEN_SQLITE = 'SELECT event_id, topic, "partition", "offset", received_at FROM inbox WHERE event_id IN ({marks})'
-_LOGGED_SQLITE = "SELECT stream_id, event_id, raw FROM inbox WHERE stream_id IN ({marks}) ORDER BY position"
-_OWN_SQLITE = "SELECT stream_id, event_id, raw FROM events WHERE stream_id IN ({marks}) ORDER BY stream_version"
+# Consumed events in log order; our own in stream order.
+_STREAM_ORDER = {"inbox": "position", "events": "stream_version"}
 
 
 def _marks(values: Sequence[Any]) -> str:
     return ", ".join("?" * len(values))
+
+
+async def _stream_rows(session: AsyncSession, table: Table, stream_ids: list[str]) -> Iterable[Any]:
+    """(stream_id, event_id, raw) of the streams' events in table (inbox or events), in order."""
+    order = _STREAM_ORDER[table.name]
+    sqlite = raw_sqlite(session)
+    if sqlite is not None:  # straight to sqlite3 (services/kit/rows.py says why)
+        return sqlite.execute(f"SELECT stream_id, event_id, raw FROM {table.name} "  # names are ours, not input
+                              f"WHERE stream_id IN ({_marks(stream_ids)}) ORDER BY {order}", stream_ids)
+    return await (await session.connection()).execute(
+        select(table.c.stream_id, table.c.event_id, table.c.raw)
+        .where(table.c.stream_id.in_(stream_ids)).order_by(table.c[order]))
 
 
 class VersionConflict(Exception):
@@ -195,25 +207,12 @@ class EventStore:
         ids = list(dict.fromkeys(stream_ids))
         out: dict[str, tuple[list[Envelope[Any]], list[Envelope[Any]]]] = {s: ([], []) for s in ids}
         on_log: set[str] = set()
-        sqlite = raw_sqlite(session)
         for i in range(0, len(ids), 500):  # SQLite caps bound parameters
             chunk = ids[i:i + 500]
-            if sqlite is not None:  # straight to sqlite3 (services/kit/rows.py says why)
-                logged: Iterable[Any] = sqlite.execute(_LOGGED_SQLITE.format(marks=_marks(chunk)), chunk)
-            else:
-                logged = await (await session.connection()).execute(
-                    select(t.inbox.c.stream_id, t.inbox.c.event_id, t.inbox.c.raw)
-                    .where(t.inbox.c.stream_id.in_(chunk)).order_by(t.inbox.c.position))
-            for stream_id, event_id, raw in logged:
+            for stream_id, event_id, raw in await _stream_rows(session, t.inbox, chunk):
                 on_log.add(event_id)
                 out[stream_id][0].append(self.parse(raw))
-            if sqlite is not None:
-                own: Iterable[Any] = sqlite.execute(_OWN_SQLITE.format(marks=_marks(chunk)), chunk)
-            else:
-                own = await (await session.connection()).execute(
-                    select(t.events.c.stream_id, t.events.c.event_id, t.events.c.raw)
-                    .where(t.events.c.stream_id.in_(chunk)).order_by(t.events.c.stream_version))
-            for stream_id, event_id, raw in own:
+            for stream_id, event_id, raw in await _stream_rows(session, t.events, chunk):
                 if event_id not in on_log:
                     out[stream_id][1].append(self.parse(raw))
         return out

@@ -113,14 +113,26 @@ def row_counts(db_dir: Path, service: str) -> dict[str, int]:
         con.close()
 
 
+def unpublished(db_dir: Path, service: str) -> int:
+    """Outbox rows of a service not yet on the log (0 for a service without an outbox)."""
+    con = sqlite3.connect(f"file:{db_dir / f'{service}.db'}?mode=ro", uri=True)
+    try:
+        if not con.execute("select 1 from sqlite_master where type='table' and name='outbox'").fetchone():
+            return 0
+        return con.execute("select count(*) from outbox where not published").fetchone()[0]
+    finally:
+        con.close()
+
+
 async def settled_counts(db_dir: Path, services: list[str], quiet_s: float = 1.0, timeout_s: float = 60) -> dict:
-    """Row counts once they have stopped moving for quiet_s (the services have nothing left to do)."""
+    """Row counts once they have stopped moving for quiet_s and no outbox holds an unpublished
+    event (a slow produce leaves the tables still while an event is yet to reach the log)."""
     deadline = asyncio.get_running_loop().time() + timeout_s
     last = {s: row_counts(db_dir, s) for s in services}
     while asyncio.get_running_loop().time() < deadline:
         await asyncio.sleep(quiet_s)
         now = {s: row_counts(db_dir, s) for s in services}
-        if now == last:
+        if now == last and not any(unpublished(db_dir, s) for s in services):
             return now
         last = now
     raise TimeoutError("the services' tables kept changing")
