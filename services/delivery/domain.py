@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from uuid import UUID
 
 from events.lifecycle import Prescription, Status
@@ -24,6 +26,41 @@ CONTACT_VISIBLE = (S.ASSIGNED, S.PICKED_UP)
 # Where a job stands in its short life, to tell "too early" from "too late" in a refusal.
 _STAGE = {S.DELIVERY_REQUESTED: 0, S.ASSIGNED: 1, S.PICKED_UP: 2, S.DELIVERED: 3, S.DELIVERY_FAILED: 3, S.RETURNED: 4}
 _TOO_EARLY = {S.ASSIGNED: "not_accepted", S.PICKED_UP: "not_picked_up", S.DELIVERY_FAILED: "not_failed"}
+
+# A pickup code has about 10^12 values, but a courier holding the package could otherwise try
+# codes at the speed of the API: a few wrong ones (a misheard digit) are normal, a run of them
+# is not. After MAX_WRONG_CODES in a row the job takes no code for CODE_LOCKOUT.
+MAX_WRONG_CODES = 5
+CODE_LOCKOUT = timedelta(minutes=15)
+
+
+class TooManyWrongCodes(Refused):
+    status = 429
+
+
+@dataclass(frozen=True)
+class CodeAttempts:
+    """Wrong pickup codes presented in a row for one job, and when the last one was."""
+
+    wrong: int = 0
+    last_wrong_at: datetime | None = None
+
+
+def check_code_attempts(attempts: CodeAttempts, now: datetime) -> None:
+    """Refuse while a run of wrong codes keeps the job locked."""
+    if attempts.wrong >= MAX_WRONG_CODES and attempts.last_wrong_at is not None:
+        until = attempts.last_wrong_at + CODE_LOCKOUT
+        if now < until:
+            minutes = max(1, round((until - now).total_seconds() / 60))
+            raise TooManyWrongCodes("too_many_wrong_codes",
+                                    f"{attempts.wrong} wrong pickup codes in a row; try again in {minutes} min")
+
+
+def after_wrong_code(attempts: CodeAttempts, now: datetime) -> CodeAttempts:
+    """The count after one more wrong code: a lockout that has run out starts a new run."""
+    expired = (attempts.wrong >= MAX_WRONG_CODES and attempts.last_wrong_at is not None
+               and now >= attempts.last_wrong_at + CODE_LOCKOUT)
+    return CodeAttempts((0 if expired else attempts.wrong) + 1, now)
 
 
 def decide_request(state: Prescription, new_id: Callable[[], UUID]) -> DeliveryRequested | None:

@@ -19,8 +19,14 @@ from events.privacy import open_contact, pickup_code_hash
 from events.schemas import EventPayload
 from events.signing import Signer
 from services.delivery import domain
-from services.delivery.store import get_job, list_for_courier
-from services.kit.errors import NotFound
+from services.delivery.store import (
+    clear_code_attempts,
+    get_code_attempts,
+    get_job,
+    list_for_courier,
+    put_code_attempts,
+)
+from services.kit.errors import NotFound, Refused
 from services.kit.http import ActorDep, require_role
 from services.kit.service import Service
 from services.kit.store import Decision
@@ -114,10 +120,28 @@ async def pickup(prescription_id: UUID, actor: ActorDep, request: Request) -> di
 
 @router.post("/jobs/{prescription_id}/deliver")
 async def deliver(prescription_id: UUID, body: DeliverBody, actor: ActorDep, request: Request) -> dict[str, Any]:
-    """Handed over to the patient, who showed the pickup code; a wrong code changes nothing."""
-    presented = pickup_code_hash(_service(request).keystore.secrets.pickup_pepper, body.pickup_code)
-    return await _act(request, actor, prescription_id,
-                      lambda s: domain.decide_deliver(s, actor.actor_id, presented))
+    """Handed over to the patient, who showed the pickup code. A wrong code changes nothing on
+    the log; a run of them locks the job for a while (429), so codes cannot be guessed."""
+    svc, pid = _service(request), str(prescription_id)
+    async with svc.db.read() as s:
+        attempts = await get_code_attempts(s, pid)
+    domain.check_code_attempts(attempts, svc.clock())
+    presented = pickup_code_hash(svc.keystore.secrets.pickup_pepper, body.pickup_code)
+    try:
+        answer = await _act(request, actor, prescription_id,
+                            lambda s: domain.decide_deliver(s, actor.actor_id, presented))
+    except Refused as exc:
+        if exc.reason == "wrong_code":
+            now = svc.clock()
+            async with svc.db.write() as s:  # read again inside the write: concurrent guesses all count
+                attempts = domain.after_wrong_code(await get_code_attempts(s, pid), now)
+                await put_code_attempts(s, pid, attempts, actor.actor_id)
+            log.warning("wrong pickup code for %s by %s (%d in a row)", pid, actor.actor_id, attempts.wrong)
+        raise
+    if attempts.wrong:
+        async with svc.db.write() as s:
+            await clear_code_attempts(s, pid)
+    return answer
 
 
 @router.post("/jobs/{prescription_id}/fail")

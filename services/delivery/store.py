@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any
 
-from sqlalchemy import Column, DateTime, MetaData, String, Table, Text, and_, or_, select
+from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Text, and_, delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from events.lifecycle import Prescription, Status
+from services.delivery.domain import CodeAttempts
 from services.kit.rows import upsert
 
 metadata = MetaData()
@@ -25,6 +27,17 @@ jobs = Table(
     Column("requested_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("last_reason", Text, nullable=True),
+)
+
+# Wrong pickup codes in a row per job (a throttle, not an event: a wrong code changes nothing
+# on the log, but guessing must be slowed; see domain.MAX_WRONG_CODES).
+code_attempts = Table(
+    "code_attempts",
+    metadata,
+    Column("prescription_id", String(36), primary_key=True),
+    Column("wrong", Integer, nullable=False),
+    Column("last_wrong_at", DateTime(timezone=True), nullable=False),
+    Column("last_courier_id", String(64), nullable=False),
 )
 
 # What a courier's list shows: never the sealed contact nor the code hash.
@@ -74,3 +87,24 @@ async def get_job(session: AsyncSession, prescription_id: str) -> dict[str, Any]
     query = select(*(jobs.c[name] for name in PUBLIC)).where(jobs.c.prescription_id == prescription_id)
     row = (await session.execute(query)).first()
     return dict(row._mapping) if row else None
+
+
+async def get_code_attempts(session: AsyncSession, prescription_id: str) -> CodeAttempts:
+    """The job's run of wrong pickup codes (none yet: zero)."""
+    row = (await session.execute(select(code_attempts.c.wrong, code_attempts.c.last_wrong_at)
+                                 .where(code_attempts.c.prescription_id == prescription_id))).first()
+    if row is None:
+        return CodeAttempts()
+    at = row.last_wrong_at  # SQLite gives timestamps back without their zone; they are stored in UTC
+    return CodeAttempts(row.wrong, at if at.tzinfo else at.replace(tzinfo=UTC))
+
+
+async def put_code_attempts(session: AsyncSession, prescription_id: str, attempts: CodeAttempts,
+                            courier_id: str) -> None:
+    await upsert(session, code_attempts, {"prescription_id": prescription_id, "wrong": attempts.wrong,
+                                          "last_wrong_at": attempts.last_wrong_at,
+                                          "last_courier_id": courier_id}, key="prescription_id")
+
+
+async def clear_code_attempts(session: AsyncSession, prescription_id: str) -> None:
+    await session.execute(delete(code_attempts).where(code_attempts.c.prescription_id == prescription_id))

@@ -41,6 +41,24 @@ async def test_a_wrong_code_is_409_and_changes_nothing(dl, identities):
     assert (await dl.service.state(pid)).status == "picked_up"
 
 
+async def test_a_run_of_wrong_codes_locks_the_job_for_a_while_then_the_right_code_delivers(dl, identities):
+    from services.delivery.domain import MAX_WRONG_CODES
+
+    pid = await job_for(dl, identities)
+    await post(dl, pid, "accept", dl.c1)
+    await post(dl, pid, "pickup", dl.c1)
+    before = await counts(dl.service)
+    for _ in range(MAX_WRONG_CODES):
+        assert (await post(dl, pid, "deliver", dl.c1, {"pickup_code": "AAAAAAAA"})).status_code == 409
+    locked = await post(dl, pid, "deliver", dl.c1, {"pickup_code": "k7p2-qx9m"})  # even the right one
+    assert locked.status_code == 429 and locked.json()["detail"]["reason"] == "too_many_wrong_codes"
+    assert (await dl.service.state(pid)).status == "picked_up"
+    assert await counts(dl.service) == before  # events, outbox, inbox and jobs: nothing written
+    dl.clock.advance(minutes=16)
+    done = await post(dl, pid, "deliver", dl.c1, {"pickup_code": "k7p2-qx9m"})
+    assert done.status_code == 200 and done.json()["status"] == "delivered"
+
+
 async def test_fail_then_return_to_the_dispensing_pharmacy(dl, identities):
     pid = await job_for(dl, identities)
     await post(dl, pid, "accept", dl.c1)

@@ -25,7 +25,7 @@ from events.schemas import (
 from events.signing import Signer
 from services.delivery import domain
 from services.kit.errors import NotFound, Refused
-from tests.factories import issued
+from tests.factories import T0, issued
 
 PEPPER = b"p" * 32
 PID, DID = uuid4(), uuid4()
@@ -118,3 +118,27 @@ def test_the_contact_is_for_the_assigned_courier_while_on_the_way():
     assert domain.check_contact_access(job(S.DELIVERED), "courier-1") is False
     assert refusal(domain.check_contact_access, job(S.ASSIGNED), "courier-2") == "not_your_job"
     assert refusal(domain.check_contact_access, job(S.DELIVERY_REQUESTED), "courier-1") == "not_accepted"
+
+
+def test_a_run_of_wrong_codes_locks_the_job_until_the_lockout_runs_out():
+    from datetime import timedelta
+
+    from services.delivery.domain import (
+        CODE_LOCKOUT,
+        MAX_WRONG_CODES,
+        CodeAttempts,
+        after_wrong_code,
+        check_code_attempts,
+    )
+
+    attempts, now = CodeAttempts(), T0
+    for _ in range(MAX_WRONG_CODES - 1):
+        attempts = after_wrong_code(attempts, now)
+        check_code_attempts(attempts, now)  # a misheard digit or four: still open
+    attempts = after_wrong_code(attempts, now)
+    with pytest.raises(Refused) as refused:
+        check_code_attempts(attempts, now + CODE_LOCKOUT - timedelta(seconds=1))
+    assert refused.value.reason == "too_many_wrong_codes" and refused.value.status == 429
+    check_code_attempts(attempts, now + CODE_LOCKOUT)  # open again
+    # A wrong code after the lockout starts a new run, not a lockout at once.
+    assert after_wrong_code(attempts, now + CODE_LOCKOUT).wrong == 1

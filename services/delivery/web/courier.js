@@ -11,7 +11,8 @@ const REASONS = {
   unauthenticated: "请先填写访问令牌", forbidden: "令牌无效，或该账号不是骑手",
   not_found: "订单不存在", not_accepted: "请先接单", not_your_job: "该订单已由其他骑手接单",
   not_picked_up: "请先确认取货", not_failed: "只有配送失败的订单才能退回药房",
-  wrong_code: "取药码不正确，请向患者核对", conflict: "订单刚被修改，请刷新后重试",
+  wrong_code: "取药码不正确，请向患者核对",
+  too_many_wrong_codes: "取药码连续输错次数过多，请15分钟后再试，或联系患者核对", conflict: "订单刚被修改，请刷新后重试",
 };
 const $ = (id) => document.getElementById(id);
 
