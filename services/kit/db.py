@@ -4,24 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import sqlite3
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
 
 from sqlalchemy import MetaData, event
 from sqlalchemy.ext.asyncio import (
-    AsyncConnection,
     AsyncEngine,
     AsyncSession,
-    AsyncSessionTransaction,
     async_sessionmaker,
     create_async_engine,
 )
 
-from services.kit import rows, sqlite_inline
+from services.kit import sqlite_inline
+from services.kit.group_tx import DRIVER_TRANSACTIONS, DriverGroupTx, GroupTx, SessionGroupTx, Writer, open_writer
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
@@ -39,13 +36,8 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def
 
 
 def _sqlite_begin(conn) -> None:  # type: ignore[no-untyped-def]
-    if not conn.info.get(_DRIVER_TRANSACTIONS):
+    if not conn.info.get(DRIVER_TRANSACTIONS):
         conn.exec_driver_sql("BEGIN")
-
-
-# Marks the held writer connection of an inline SQLite database: its transactions are begun
-# and committed on the sqlite3 connection itself (see _DriverGroupTx), not by SQLAlchemy.
-_DRIVER_TRANSACTIONS = "rxflow_driver_transactions"
 
 
 # Group commit (SQLite only): with synchronous=FULL every COMMIT is an fsync (about 4 ms on
@@ -59,99 +51,9 @@ MAX_GROUP = 256
 MAX_GROUP_S = 0.010
 
 
-class _GroupTx(Protocol):
-    """How one group transaction is begun, split into savepoints, committed and rolled back."""
-
-    session: AsyncSession
-
-    async def savepoint(self) -> None: ...
-    async def release_savepoint(self) -> None: ...
-    async def rollback_to_savepoint(self) -> None: ...
-    async def commit(self) -> None: ...
-    async def rollback(self) -> None: ...
-
-
-class _SessionGroupTx:
-    """Through a SQLAlchemy session of its own (PostgreSQL, and in-memory SQLite in tests)."""
-
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-        self._savepoint: AsyncSessionTransaction | None = None
-
-    async def savepoint(self) -> None:
-        self._savepoint = await self.session.begin_nested()
-
-    async def release_savepoint(self) -> None:
-        assert self._savepoint is not None
-        await self._savepoint.commit()
-
-    async def rollback_to_savepoint(self) -> None:
-        assert self._savepoint is not None
-        await self._savepoint.rollback()
-
-    async def commit(self) -> None:
-        try:
-            await self.session.commit()
-        finally:
-            await self.session.close()
-
-    async def rollback(self) -> None:
-        try:
-            await self.session.rollback()
-        finally:
-            await self.session.close()
-
-
-@dataclass
-class _Writer:
-    """The one writer connection of an inline SQLite database, held for the database's life,
-    with the one session that every write body is given."""
-
-    connection: AsyncConnection
-    session: AsyncSession
-    sqlite: sqlite3.Connection
-    commit: Callable[[], Awaitable[None]]  # aiosqlite's commit: the fsync runs on its worker thread
-
-
-class _DriverGroupTx:
-    """Straight on the sqlite3 connection: BEGIN, SAVEPOINT and COMMIT through SQLAlchemy's
-    session and connection machinery cost ~370 us of Python a transaction against ~5 us in
-    SQLite (more than an append's signing). SQLAlchemy holds one transaction open on the writer
-    connection for good (begun without a BEGIN, see _sqlite_begin), so it never autobegins or
-    commits on its own; statements that bodies run through the session land in ours."""
-
-    _SAVEPOINT = "rxflow_body"  # one body at a time holds the write lock: one name suffices
-
-    def __init__(self, writer: _Writer) -> None:
-        self.session = writer.session
-        self._writer = writer
-        writer.sqlite.execute("BEGIN")
-
-    async def savepoint(self) -> None:
-        self._writer.sqlite.execute(f"SAVEPOINT {self._SAVEPOINT}")
-
-    async def release_savepoint(self) -> None:
-        self._writer.sqlite.execute(f"RELEASE {self._SAVEPOINT}")
-
-    async def rollback_to_savepoint(self) -> None:
-        self._writer.sqlite.execute(f"ROLLBACK TO {self._SAVEPOINT}")
-        self._writer.sqlite.execute(f"RELEASE {self._SAVEPOINT}")
-
-    async def commit(self) -> None:
-        try:
-            await self._writer.commit()
-        except BaseException:
-            await self.rollback()  # a failed COMMIT (disk full, I/O error) may leave it open
-            raise
-
-    async def rollback(self) -> None:
-        if self._writer.sqlite.in_transaction:
-            self._writer.sqlite.execute("ROLLBACK")
-
-
 @dataclass
 class _Group:
-    tx: _GroupTx
+    tx: GroupTx
     done: asyncio.Future[None] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
     members: int = 0
     opened: float = field(default_factory=time.monotonic)
@@ -180,7 +82,7 @@ class Database:
         # lock upgrades. PostgreSQL writers run concurrently and meet at the unique keys.
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
         self._group: _Group | None = None
-        self._writer: _Writer | None = None  # inline SQLite only: opened by the first write
+        self._writer: Writer | None = None  # inline SQLite only: opened by the first write
         self._queued = 0  # writers waiting for the lock: they will join the open group
         self.commits = 0  # transactions committed (one per group on SQLite)
         self.writes = 0  # write() bodies that ran
@@ -261,23 +163,12 @@ class Database:
             if held:
                 lock.release()
 
-    async def _begin_group(self) -> _GroupTx:
+    async def _begin_group(self) -> GroupTx:
         if not self._inline:
-            return _SessionGroupTx(self.sessions())
+            return SessionGroupTx(self.sessions())
         if self._writer is None:
-            self._writer = await self._open_writer()
-        return _DriverGroupTx(self._writer)
-
-    async def _open_writer(self) -> _Writer:
-        connection = await self.engine.connect()
-        raw = await connection.get_raw_connection()
-        sqlite = sqlite_inline.inline_sqlite3(raw.driver_connection)
-        assert sqlite is not None, "an inline SQLite database's connections are made by sqlite_inline"
-        connection.sync_connection.info[_DRIVER_TRANSACTIONS] = True  # type: ignore[union-attr]
-        await connection.begin()  # bookkeeping only: no BEGIN is sent (see _sqlite_begin)
-        session = AsyncSession(bind=connection, expire_on_commit=False)
-        session.info[rows.INLINE_SQLITE] = sqlite  # the hot-path inserts go straight to it
-        return _Writer(connection, session, sqlite, raw.driver_connection.commit)
+            self._writer = await open_writer(self.engine)
+        return DriverGroupTx(self._writer)
 
     async def _commit(self, group: _Group) -> None:
         """Commit the open group (lock held), then wake its members."""
@@ -315,7 +206,5 @@ class Database:
         writer, self._writer = self._writer, None
         if writer is not None:
             with contextlib.suppress(Exception):
-                await writer.session.close()
-                writer.connection.sync_connection.info.pop(_DRIVER_TRANSACTIONS, None)  # type: ignore[union-attr]
-                await writer.connection.close()
+                await writer.close()
         await self.engine.dispose()
