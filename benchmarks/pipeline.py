@@ -18,7 +18,6 @@ import os
 import resource
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,7 +30,8 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from benchmarks import baselines, procstat
 from benchmarks.driver import DONE, Driver, LogWatcher
-from benchmarks.report import percentiles, table, top_functions
+from benchmarks.profiler import Profiler
+from benchmarks.report import percentiles, table
 from events.identities import load_identities
 from events.verifier import read_verified
 from infra.stack import Stack, StackConfig
@@ -72,37 +72,6 @@ async def wait_drained(bootstrap: str, timeout_s: float = 300) -> float:
             return time.monotonic() - began
         await asyncio.sleep(0.2)
     raise TimeoutError("consumers did not catch up")
-
-
-class Profiler:
-    """py-spy sampling each service process for the measured run (collapsed stacks)."""
-
-    def __init__(self, pids: dict[str, int], out_dir: Path, rate: int = 50) -> None:
-        self.pids, self.out_dir, self.rate = pids, out_dir, rate
-        self.procs: dict[str, subprocess.Popen[bytes]] = {}
-
-    def start(self) -> None:
-        exe = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        for name, pid in self.pids.items():
-            self.procs[name] = subprocess.Popen(
-                [exe, "record", "--pid", str(pid), "--rate", str(self.rate), "--nonblocking",
-                 "--format", "raw", "--output", str(self.out_dir / f"{name}.txt")],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-
-    def stop(self) -> dict[str, Any]:
-        for proc in self.procs.values():
-            proc.send_signal(signal.SIGINT)  # py-spy writes its file on SIGINT
-        found = {}
-        for name, proc in self.procs.items():
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-            path = self.out_dir / f"{name}.txt"
-            if path.exists():
-                found[name] = {"file": str(path), **top_functions(path.read_text())}
-        return found
 
 
 async def _health(stack: Stack) -> dict[str, Any]:
