@@ -17,9 +17,10 @@ from __future__ import annotations
 import functools
 import sqlite3
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Column, Table, bindparam, insert, text
+from sqlalchemy import Column, Table, TextClause, bindparam, insert, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -54,9 +55,7 @@ async def upsert(session: AsyncSession, table: Table, values: dict[str, Any], ke
     columns = tuple(values)
     sqlite = raw_sqlite(session)
     if sqlite is None:
-        stmt = text(_upsert_sql(dialect, table, columns, key, ":{}")).bindparams(
-            *(bindparam(c, type_=table.c[c].type) for c in columns))
-        await (await session.connection()).execute(stmt, values)
+        await (await session.connection()).execute(_upsert_statement(dialect, table, columns, key), values)
         return
     sql = _upsert_sql(dialect, table, columns, key, "?")
     sqlite.execute(sql, _bound(values, columns, _converters(dialect, table, columns)))
@@ -67,6 +66,12 @@ def result_converter(session: AsyncSession, column: Column[Any]) -> Callable[[An
     for rows read straight from sqlite3."""
     dialect = _dialect(session)
     return _result_processor(dialect, column) or (lambda value: value)
+
+
+def stored_utc(value: Any) -> Any:
+    """A timestamp as read back, with its zone: SQLite hands them back naive, and every one
+    we store is UTC. Anything else (PostgreSQL's aware values, None, non-times) is unchanged."""
+    return value.replace(tzinfo=UTC) if isinstance(value, datetime) and value.tzinfo is None else value
 
 
 Converter = Callable[[Any], Any] | None
@@ -102,6 +107,13 @@ def _insert_plan(
     sql = (f"INSERT INTO {q.format_table(table)} ({', '.join(q.quote(c) for c in columns)}) "
            f"VALUES ({', '.join('?' for _ in columns)})")
     return sql, columns, _converters(dialect, table, columns)
+
+
+@functools.cache
+def _upsert_statement(dialect: Dialect, table: Table, columns: tuple[str, ...], key: str) -> TextClause:
+    """The upsert for Core, with typed parameters, built once per table and columns."""
+    return text(_upsert_sql(dialect, table, columns, key, ":{}")).bindparams(
+        *(bindparam(c, type_=table.c[c].type) for c in columns))
 
 
 @functools.cache

@@ -33,6 +33,18 @@ def _marks(values: Sequence[Any]) -> str:
     return ", ".join("?" * len(values))
 
 
+async def _seen_rows(session: AsyncSession, event_ids: list[str]) -> Iterable[Any]:
+    """(event_id, topic, partition, offset, received_at) of those events already consumed."""
+    sqlite = raw_sqlite(session)
+    if sqlite is not None:  # straight to sqlite3 (services/kit/rows.py says why)
+        received_at = result_converter(session, t.inbox.c.received_at)
+        return [(eid, topic, partition, offset, received_at(at)) for eid, topic, partition, offset, at
+                in sqlite.execute(_SEEN_SQLITE.format(marks=_marks(event_ids)), event_ids)]
+    return await (await session.connection()).execute(
+        select(t.inbox.c.event_id, t.inbox.c.topic, t.inbox.c.partition, t.inbox.c.offset, t.inbox.c.received_at)
+        .where(t.inbox.c.event_id.in_(event_ids)))
+
+
 async def _stream_rows(session: AsyncSession, table: Table, stream_ids: list[str]) -> Iterable[Any]:
     """(stream_id, event_id, raw) of the streams' events in table (inbox or events), in order."""
     order = _STREAM_ORDER[table.name]
@@ -148,19 +160,8 @@ class EventStore:
         """Where each of these events was first consumed, for those already consumed."""
         ids = list(dict.fromkeys(event_ids))
         found: dict[str, Delivery] = {}
-        sqlite = raw_sqlite(session)
-        received_at = result_converter(session, t.inbox.c.received_at)
         for i in range(0, len(ids), 500):  # SQLite caps bound parameters
-            chunk = ids[i:i + 500]
-            if sqlite is not None:  # straight to sqlite3 (services/kit/rows.py says why)
-                rows = sqlite.execute(_SEEN_SQLITE.format(marks=_marks(chunk)), chunk).fetchall()
-                found.update({eid: Delivery(topic, partition, offset, received_at(at))
-                              for eid, topic, partition, offset, at in rows})
-                continue
-            rows = await (await session.connection()).execute(
-                select(t.inbox.c.event_id, t.inbox.c.topic, t.inbox.c.partition, t.inbox.c.offset,
-                       t.inbox.c.received_at).where(t.inbox.c.event_id.in_(chunk)))
-            found.update({r.event_id: Delivery(r.topic, r.partition, r.offset, r.received_at) for r in rows})
+            found.update({eid: Delivery(*where) for eid, *where in await _seen_rows(session, ids[i:i + 500])})
         return found
 
     async def record_consumed(
