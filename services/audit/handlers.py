@@ -19,6 +19,7 @@ from services.audit.exportfile import load_record
 from services.audit.service import AuditService
 from services.kit.errors import NotFound, Refused
 from services.kit.http import install_error_handlers
+from services.kit.rows import stored_utc
 
 router = APIRouter(prefix="/api", tags=["audit"])
 PAGE = Path(__file__).parent / "web" / "index.html"
@@ -33,7 +34,7 @@ ServiceDep = Annotated[AuditService, Depends(_service)]
 
 def _checkpoint(row: Any) -> dict[str, Any]:
     return {"number": row.number, "tree_size": row.tree_size, "root_hash": row.root_hash,
-            "timestamp": store.utc(row.timestamp), "signed": load_record(bytes(row.raw)),
+            "timestamp": stored_utc(row.timestamp), "signed": load_record(bytes(row.raw)),
             "message": base64.b64encode(bytes(row.raw)).decode()}
 
 
@@ -118,7 +119,7 @@ async def rejections(svc: ServiceDep, after: Annotated[int, Query(ge=-1)] = -1,
     async with svc.db.read() as s:
         rows = await store.rejections(s, limit, after)
     return [{"seq": r.seq, "topic": r.topic, "partition": r.partition, "offset": r.offset,
-             "log_time": store.utc(r.log_time), "reason": r.reason, "detail": r.detail, "event_id": r.event_id,
+             "log_time": stored_utc(r.log_time), "reason": r.reason, "detail": r.detail, "event_id": r.event_id,
              "message": (load_record(bytes(r.line)) or {}).get("message")} for r in rows]
 
 

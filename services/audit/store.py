@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -26,6 +26,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.audit.ledger import Appended, LogRecord
+from services.kit.rows import stored_utc
 
 metadata = MetaData()
 
@@ -83,12 +84,8 @@ async def add_pending(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> 
 async def take_pending(session: AsyncSession, limit: int) -> tuple[list[int], list[LogRecord]]:
     """The oldest waiting messages (a prefix of each partition, as they arrived in order)."""
     rows = (await session.execute(select(pending).order_by(pending.c.id).limit(limit))).all()
-    return [r.id for r in rows], [LogRecord(r.topic, r.partition, r.offset, utc(r.log_time), r.raw) for r in rows]
-
-
-def utc(value: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes; what the ledger stored was UTC."""
-    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+    return [r.id for r in rows], [LogRecord(r.topic, r.partition, r.offset, stored_utc(r.log_time), r.raw)
+                                  for r in rows]
 
 
 async def seal(session: AsyncSession, taken: list[int], appended: list[Appended],

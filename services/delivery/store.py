@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC
 from typing import Any
 
 from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Text, and_, delete, or_, select
@@ -10,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from events.lifecycle import Prescription, Status
 from services.delivery.domain import CodeAttempts
-from services.kit.rows import upsert
+from services.kit.rows import stored_utc, upsert
 
 metadata = MetaData()
 
@@ -93,10 +92,7 @@ async def get_code_attempts(session: AsyncSession, prescription_id: str) -> Code
     """The job's run of wrong pickup codes (none yet: zero)."""
     row = (await session.execute(select(code_attempts.c.wrong, code_attempts.c.last_wrong_at)
                                  .where(code_attempts.c.prescription_id == prescription_id))).first()
-    if row is None:
-        return CodeAttempts()
-    at = row.last_wrong_at  # SQLite gives timestamps back without their zone; they are stored in UTC
-    return CodeAttempts(row.wrong, at if at.tzinfo else at.replace(tzinfo=UTC))
+    return CodeAttempts(row.wrong, stored_utc(row.last_wrong_at)) if row else CodeAttempts()
 
 
 async def put_code_attempts(session: AsyncSession, prescription_id: str, attempts: CodeAttempts,

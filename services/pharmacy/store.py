@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Boolean, Column, DateTime, Integer, MetaData, String, Table, Text, and_, or_, select
@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from events.lifecycle import BEFORE_DISPENSE, Prescription, Status
 from events.schemas import Channel
-from services.kit.rows import upsert
+from services.kit.rows import stored_utc, upsert
 from services.pharmacy.domain import Pharmacist, routed_to
 
 metadata = MetaData()
@@ -72,14 +72,9 @@ async def project(session: AsyncSession, state: Prescription) -> None:
     }, key="prescription_id")
 
 
-def _utc(value: Any) -> Any:
-    # SQLite hands timestamps back without their zone; every one stored is UTC.
-    return value.replace(tzinfo=UTC) if isinstance(value, datetime) and value.tzinfo is None else value
-
-
 def as_order(row: Any) -> dict[str, Any]:
     """An order as the API shows it: drugs parsed, timestamps in UTC, no pickup-code hash."""
-    order = {k: _utc(v) for k, v in row._mapping.items() if k != "pickup_code_hash"}
+    order = {k: stored_utc(v) for k, v in row._mapping.items() if k != "pickup_code_hash"}
     order["drugs"] = json.loads(order["drugs"])
     return order
 

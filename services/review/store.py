@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -24,7 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from events.lifecycle import Prescription, Status
-from services.kit.rows import upsert
+from services.kit.rows import stored_utc, upsert
 
 metadata = MetaData()
 
@@ -101,14 +100,9 @@ async def project(session: AsyncSession, state: Prescription) -> None:
     }, key="prescription_id")
 
 
-def _utc(value: Any) -> Any:
-    # SQLite hands timestamps back without their zone; they were written in UTC.
-    return value.replace(tzinfo=UTC) if isinstance(value, datetime) and value.tzinfo is None else value
-
-
 def to_dict(row: Any) -> dict[str, Any]:
     """A read-model row as the API shows it."""
-    out = {k: _utc(v) for k, v in row._mapping.items()}
+    out = {k: stored_utc(v) for k, v in row._mapping.items()}
     out.update({k: json.loads(out[k]) for k in JSON_COLUMNS})
     return out
 
