@@ -196,7 +196,7 @@ class Driver:
             await self.call("pharmacy", "POST", f"/api/prescriptions/{pid}/claim", PHARMACIST, retry_on=(404, 409))
             # 409 claim_unconfirmed: the claim is not back from the log yet; the page says "try again".
             await self.call("pharmacy", "POST", f"/api/prescriptions/{pid}/dispense", PHARMACIST,
-                            {"lines": dispense_lines(body, n)}, retry_on=(409,))
+                            {"lines": dispense_lines(body["items"], pid)}, retry_on=(409,))
             await self.log.wait(pid, "delivery.requested", timeout_s=self.step_timeout_s)
             courier = COURIERS[n % len(COURIERS)]
             for step in ("accept", "pickup"):

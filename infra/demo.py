@@ -44,17 +44,17 @@ async def play(api: Api, n: int, scenario: str) -> tuple[str, str, str]:
         hits = await api.call("pharmacy", "POST", "/api/orders/lookup", "ph-kangning", {"pickup_code": code})
         if not any(h["prescription_id"] == pid for h in hits):
             raise DemoError(f"pickup code of {pid} not found at pharm-kangning")
-        await fill(api, pid, code, pharmacy, n)
+        await fill(api, pid, code, pharmacy)
     elif scenario == "released":
         staff = PHARMACIST[pharmacy]
         await api.until(lambda: api.status_in("pharmacy", pid, staff, "approved"), f"{pid} approved")
         await api.call("pharmacy", "POST", f"/api/prescriptions/{pid}/claim", staff)
         await api.call("pharmacy", "POST", f"/api/prescriptions/{pid}/release", staff, {"reason": "缺货，已调货"})
-        await fill(api, pid, code, pharmacy, n)
+        await fill(api, pid, code, pharmacy)
     elif scenario in ("hospital", "retail", "flagged_approved"):
-        await fill(api, pid, code, pharmacy, n)
+        await fill(api, pid, code, pharmacy)
     elif scenario in ("delivered", "delivery_failed"):
-        await fill(api, pid, code, pharmacy, n, pickup=False)
+        await fill(api, pid, code, pharmacy, pickup=False)
         courier = "courier-1" if scenario == "delivered" else "courier-2"
         await deliver(api, pid, code, courier, fail=scenario == "delivery_failed")
     return pid, scenario, doctor

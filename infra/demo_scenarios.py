@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
 from infra.demo_client import Api, DemoAbort
 
@@ -50,20 +52,23 @@ def form(n: int, scenario: str) -> dict[str, Any]:
     return body
 
 
-def dispense_lines(issued: dict[str, Any], n: int) -> list[dict[str, Any]]:
-    """Batch numbers and 20-digit trace codes for each item, as scanned at the counter."""
+def dispense_lines(items: list[dict[str, Any]], prescription_id: str) -> list[dict[str, Any]]:
+    """Batch numbers and 20-digit trace codes for each item, as scanned at the counter: one code
+    per pack, and a pack leaves a pharmacy once, so the codes are drawn from the prescription's id."""
+    serial = UUID(prescription_id).int % 10**15
     return [{"item_index": i, "drug_code": item["drug_code"], "quantity": item["quantity"],
-             "batch_no": f"B2026{n:04d}{i}", "trace_codes": [f"8{n:09d}{i:02d}{k:08d}" for k in range(1)]}
-            for i, item in enumerate(issued["items"])]
+             "batch_no": f"B2026{serial % 10_000:04d}{i}",
+             "trace_codes": [f"8{serial:015d}{i:02d}{k:02d}" for k in range(max(1, int(Decimal(item["quantity"]))))]}
+            for i, item in enumerate(items)]
 
 
-async def fill(api: Api, pid: str, code: str, pharmacy: str, n: int, *, pickup: bool = True) -> None:
+async def fill(api: Api, pid: str, code: str, pharmacy: str, *, pickup: bool = True) -> None:
     """Claim, then dispense with batch and trace codes (and the patient's code at the counter)."""
     staff = PHARMACIST[pharmacy]
     await api.until(lambda: api.status_in("pharmacy", pid, staff, "approved"), f"{pid} approved at {pharmacy}")
     await api.call("pharmacy", "POST", f"/api/prescriptions/{pid}/claim", staff)
     order = await api.call("pharmacy", "GET", f"/api/prescriptions/{pid}", staff)
-    body: dict[str, Any] = {"lines": dispense_lines(order["issued"], n)}
+    body: dict[str, Any] = {"lines": dispense_lines(order["issued"]["items"], pid)}
     if pickup:
         body["pickup_code"] = code
 

@@ -14,6 +14,7 @@ from events.envelope import Envelope
 from events.lifecycle import Status
 from events.schemas import format_utc
 from services.audit.folding import StreamFold, Track
+from services.audit.packs import PackLedger
 
 EXAMPLES = 50
 S = Status
@@ -24,7 +25,7 @@ VOID_DISPENSE = {  # state a dispense arrived in -> what it was
     S.APPROVED: "dispensed_without_claim", S.CLAIMED: "dispensed_without_claim",
 }
 CATEGORIES = ("dispensed_without_approval", "dispensed_twice", "dispensed_after_cancellation",
-              "dispensed_after_expiry", "dispensed_without_claim", "controlled_outside_hospital",
+              "dispensed_after_expiry", "dispensed_without_claim", "trace_code_reused", "controlled_outside_hospital",
               "pharmacist_overrides", "failed_deliveries", "void_events")
 
 
@@ -45,6 +46,7 @@ class ReportAcc:
             "void_by_kind")}
         self.found: dict[str, int] = Counter()
         self.examples: dict[str, list[dict[str, Any]]] = {k: [] for k in CATEGORIES}
+        self.packs = PackLedger()
 
     def note(self, category: str, line: int, event: Envelope[Any], detail: str) -> None:
         """Count one finding and keep it as an example if it is among the first."""
@@ -73,9 +75,12 @@ class ReportAcc:
             self.note("pharmacist_overrides", line, event, f"{p.reviewer_id} 越过 {rules}")
         elif kind == "delivery.failed":
             self.note("failed_deliveries", line, event, p.reason)
+        elif kind == "delivery.returned":
+            self.packs.came_back(event)
 
     def _dispensed(self, before: Track, event: Envelope[Any], void: str | None, line: int) -> None:
         p = event.payload
+        self.packs.dispensed(event, line)  # void or not, a pharmacist signed that these packs left
         if void is not None:
             status = before.status
             category = VOID_DISPENSE.get(status, "dispensed_twice")  # every state after a dispense
@@ -100,6 +105,7 @@ class ReportAcc:
         for key, counter in other.counts.items():
             self.counts[key].update(counter)
         self.found.update(other.found)
+        self.packs.merge(other.packs)
         for key, rows in other.examples.items():
             self.examples[key] = sorted([*self.examples[key], *rows], key=lambda r: r["line"])[:EXAMPLES]
         return self
@@ -118,5 +124,16 @@ class ReportAcc:
                 "channels": {c: {"count": n, "share": round(n / total, 4)} for c, n in channels.most_common()},
                 "void_by_kind": dict(self.counts["void_by_kind"].most_common()),
             },
-            "findings": {k: {"count": self.found[k], "examples": self.examples[k]} for k in CATEGORIES},
+            "findings": {k: {"count": self.found[k], "examples": self.examples[k]} for k in CATEGORIES}
+            | {"trace_code_reused": self._reused_packs()},
         }
+
+    def _reused_packs(self) -> dict[str, Any]:
+        # Drawn here, once every worker's packs have merged: a pack crosses prescriptions.
+        found = sorted(self.packs.reuses(), key=lambda r: (r.again.occurred_at, r.again.line))
+        return {"count": len(found), "examples": [{
+            "line": r.again.line + 1, "prescription_id": r.again.prescription_id, "event_id": r.again.event_id,
+            "type": "prescription.dispensed", "actor": r.again.actor, "occurred_at": r.again.occurred_at,
+            "detail": f"追溯码 {r.trace_code} 已于 {r.holder.occurred_at} 由 {r.holder.pharmacy_id} 随处方 "
+                      f"{r.holder.prescription_id}（第 {r.holder.line + 1} 行）发出，{r.again.pharmacy_id} 再次发出"}
+            for r in found[:EXAMPLES]]}

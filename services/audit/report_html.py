@@ -22,6 +22,8 @@ FINDINGS = {  # category: (title, why it matters)
     "dispensed_after_cancellation": ("撤销后发药", "医师撤销的处方不得再调配"),
     "dispensed_after_expiry": ("过期后发药", "处方当日有效，延长最多 3 天（处方管理办法第十八条）"),
     "dispensed_without_claim": ("未接单即发药", "发药药房须先独占接单"),
+    "trace_code_reused": ("药品追溯码重复使用",
+                          "一盒药一个追溯码，只能发出一次（一码一用）；重复出现可能是扫码差错或回流药"),
     "controlled_outside_hospital": ("管制或禁止网售药品在院外发出",
                                     "麻醉、精神药品及禁止网络销售药品不得流转至零售药店"),
     "pharmacist_overrides": ("药师越过审核规则", "药师签名放行了规则标记的问题，需抽查理由"),

@@ -53,10 +53,12 @@ NARCOTIC = ("N02AA01-TAB-10MG", "盐酸吗啡片")
 FINDING = Finding(rule_id="max-drugs", clause="处方管理办法 第六条", severity="pharmacist",
                   message_zh="西药处方超过5种药品", message_en="more than 5 drugs on one prescription")
 SCENARIOS = {  # name: weight (per 1000)
-    "hospital": 250, "retail": 190, "any_designated": 100, "delivered": 120, "delivery_failed": 30,
+    "hospital": 245, "retail": 185, "any_designated": 100, "delivered": 120, "delivery_failed": 30,
     "flagged_approved": 80, "rejected": 40, "cancelled": 60, "expired": 50, "released": 40,
     "double_dispense": 10, "dispense_after_cancel": 10, "dispense_after_validity": 10, "narcotic_retail": 10,
+    "pack_reused": 10,
 }
+HOLDS_PACKS = ("hospital", "retail", "delivered")  # dispensed, and the packs never came back
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,20 @@ class Step:
     minutes: float  # after the previous step
     payload: EventPayload
     actor: str
+
+
+def _scenario(n: int, rng: random.Random | None = None) -> str:
+    return (rng or random.Random(n)).choices(list(SCENARIOS), weights=list(SCENARIOS.values()))[0]
+
+
+def _trace_code(n: int, item: int) -> str:
+    return f"8{n:011d}{item:02d}{0:06d}"
+
+
+def _reused_code(n: int) -> str:
+    """The code of a pack an earlier prescription still holds: scanned again (or sold again)."""
+    m = next(m for m in range(n - 1, -1, -1) if _scenario(m) in HOLDS_PACKS)
+    return _trace_code(m, 0)
 
 
 def _pid(n: int) -> UUID:
@@ -87,7 +103,7 @@ def _issued(n: int, rng: random.Random, doctor: str, channel: str, pharmacy: str
 def journey(n: int, start: datetime) -> list[Step]:
     """The steps of prescription number n, the first one at start (deterministic in n)."""
     rng = random.Random(n)
-    scenario = rng.choices(list(SCENARIOS), weights=list(SCENARIOS.values()))[0]
+    scenario = _scenario(n, rng)
     doctor, pid = DOCTORS[n % len(DOCTORS)], _pid(n)
     retail = rng.choice(("pharm-renhe", "pharm-kangning", "pharm-baishou"))
     channel, pharmacy = {"hospital": ("hospital", "pharm-county"), "delivered": ("home_delivery", "pharm-county"),
@@ -131,8 +147,10 @@ def journey(n: int, start: datetime) -> list[Step]:
     if scenario != "dispense_after_cancel":  # a claim after cancellation would be void anyway
         add(late, claim, STAFF[where])
     home = channel == "home_delivery"
+    reused = scenario == "pack_reused" and any(_scenario(m) in HOLDS_PACKS for m in range(n))
     lines = tuple(DispensedLine(item_index=i, drug_code=item.drug_code, quantity=item.quantity,
-                                batch_no=f"B2026{n % 10000:04d}{i}", trace_codes=(f"8{n:011d}{i:02d}{0:06d}",))
+                                batch_no=f"B2026{n % 10000:04d}{i}",
+                                trace_codes=(_reused_code(n) if reused and i == 0 else _trace_code(n, i),))
                   for i, item in enumerate(issued.items))
     dispense = PrescriptionDispensed(prescription_id=pid, pharmacy_id=where, pharmacy_kind=KIND[where],
                                      dispensed_by=STAFF[where], lines=lines, for_home_delivery=home)

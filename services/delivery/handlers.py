@@ -11,6 +11,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from events.authority import Role
 from events.envelope import Envelope
@@ -69,7 +70,10 @@ async def _act(request: Request, actor: Signer, prescription_id: UUID,
     """The courier's act on one job: decided, signed by him, appended in one transaction."""
     require_role(actor, Role.COURIER)
     svc = _service(request)
-    state = await svc.execute(str(prescription_id), lambda s: [Decision(decide(s), actor, svc.new_id())])
+    return _answer(await svc.execute(str(prescription_id), lambda s: [Decision(decide(s), actor, svc.new_id())]))
+
+
+def _answer(state: Prescription) -> dict[str, Any]:
     return {"prescription_id": state.prescription_id, "delivery_id": state.delivery_id,
             "status": str(state.status), "courier_id": state.courier_id, "version": state.version}
 
@@ -122,26 +126,32 @@ async def pickup(prescription_id: UUID, actor: ActorDep, request: Request) -> di
 async def deliver(prescription_id: UUID, body: DeliverBody, actor: ActorDep, request: Request) -> dict[str, Any]:
     """Handed over to the patient, who showed the pickup code. A wrong code changes nothing on
     the log; a run of them locks the job for a while (429), so codes cannot be guessed."""
+    require_role(actor, Role.COURIER)
     svc, pid = _service(request), str(prescription_id)
-    async with svc.db.read() as s:
-        attempts = await get_code_attempts(s, pid)
-    domain.check_code_attempts(attempts, svc.clock())
     presented = pickup_code_hash(svc.keystore.secrets.pickup_pepper, body.pickup_code)
+    now = svc.clock()
+
+    async def run_so_far(s: AsyncSession, _state: Prescription) -> domain.CodeAttempts:
+        # Read in the deciding transaction and cleared there: the delivery ends the run of wrong
+        # codes in its own commit, and a refusal rolls the clearing back.
+        attempts = await get_code_attempts(s, pid)
+        if attempts.wrong:
+            await clear_code_attempts(s, pid)
+        return attempts
+
+    def decide(state: Prescription, attempts: domain.CodeAttempts) -> list[Decision]:
+        domain.check_code_attempts(attempts, now)
+        return [Decision(domain.decide_deliver(state, actor.actor_id, presented), actor, svc.new_id())]
+
     try:
-        answer = await _act(request, actor, prescription_id,
-                            lambda s: domain.decide_deliver(s, actor.actor_id, presented))
+        return _answer(await svc.execute(pid, decide, read_facts=run_so_far, at=now))
     except Refused as exc:
         if exc.reason == "wrong_code":
-            now = svc.clock()
             async with svc.db.write() as s:  # read again inside the write: concurrent guesses all count
                 attempts = domain.after_wrong_code(await get_code_attempts(s, pid), now)
                 await put_code_attempts(s, pid, attempts, actor.actor_id)
             log.warning("wrong pickup code for %s by %s (%d in a row)", pid, actor.actor_id, attempts.wrong)
         raise
-    if attempts.wrong:
-        async with svc.db.write() as s:
-            await clear_code_attempts(s, pid)
-    return answer
 
 
 @router.post("/jobs/{prescription_id}/fail")

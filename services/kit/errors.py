@@ -8,9 +8,10 @@ class Refused(Exception):
 
     status = 409
 
-    def __init__(self, reason: str, message: str) -> None:
+    def __init__(self, reason: str, message: str, facts: dict[str, object] | None = None) -> None:
         super().__init__(message)
-        self.reason, self.message = reason, message
+        # facts: what a page needs to explain the refusal in its own language (the message is English).
+        self.reason, self.message, self.facts = reason, message, facts
 
 
 class NotFound(Refused):

@@ -19,7 +19,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Refused)
     async def _refused(_request: Request, exc: Refused) -> JSONResponse:
-        return JSONResponse({"detail": {"reason": exc.reason, "message": exc.message}}, exc.status)
+        detail: dict[str, object] = {"reason": exc.reason, "message": exc.message}
+        if exc.facts:
+            detail["facts"] = exc.facts
+        return JSONResponse({"detail": detail}, exc.status)
 
 
 

@@ -61,6 +61,21 @@ async def upsert(session: AsyncSession, table: Table, values: dict[str, Any], ke
     sqlite.execute(sql, _bound(values, columns, _converters(dialect, table, columns)))
 
 
+async def insert_missing(session: AsyncSession, table: Table, rows: Sequence[dict[str, Any]], key: str) -> None:
+    """INSERT rows (all with the same keys) whose key is not in table yet; the others are left as they are."""
+    if not rows:
+        return
+    dialect = _dialect(session)
+    columns = tuple(rows[0])
+    sqlite = raw_sqlite(session)
+    if sqlite is None:
+        await (await session.connection()).execute(_insert_missing_statement(dialect, table, columns, key), list(rows))
+        return
+    converters = _converters(dialect, table, columns)
+    sqlite.executemany(_insert_missing_sql(dialect, table, columns, key, "?"),
+                       [_bound(r, columns, converters) for r in rows])
+
+
 def result_converter(session: AsyncSession, column: Column[Any]) -> Callable[[Any], Any]:
     """What Core does to a value of column read from the database (text to datetime on SQLite),
     for rows read straight from sqlite3."""
@@ -107,6 +122,20 @@ def _insert_plan(
     sql = (f"INSERT INTO {q.format_table(table)} ({', '.join(q.quote(c) for c in columns)}) "
            f"VALUES ({', '.join('?' for _ in columns)})")
     return sql, columns, _converters(dialect, table, columns)
+
+
+@functools.cache
+def _insert_missing_statement(dialect: Dialect, table: Table, columns: tuple[str, ...], key: str) -> TextClause:
+    return text(_insert_missing_sql(dialect, table, columns, key, ":{}")).bindparams(
+        *(bindparam(c, type_=table.c[c].type) for c in columns))
+
+
+@functools.cache
+def _insert_missing_sql(dialect: Dialect, table: Table, columns: tuple[str, ...], key: str, mark: str) -> str:
+    """INSERT .. ON CONFLICT (key) DO NOTHING, spelled the same by SQLite and PostgreSQL."""
+    q = dialect.identifier_preparer
+    return (f"INSERT INTO {q.format_table(table)} ({', '.join(q.quote(c) for c in columns)}) "
+            f"VALUES ({', '.join(mark.format(c) for c in columns)}) ON CONFLICT ({q.quote(key)}) DO NOTHING")
 
 
 @functools.cache

@@ -37,6 +37,10 @@ log = logging.getLogger(__name__)
 
 Project = Callable[[AsyncSession, Prescription], Awaitable[None]]
 Decide = Callable[[Prescription], Sequence[Decision]]
+# What a decision needs beyond its stream, read in the deciding transaction (so that no other
+# write lands between the read and the append): decide is then called with (state, facts).
+ReadFacts = Callable[[AsyncSession, Prescription], Awaitable[Any]]
+DecideWithFacts = Callable[[Prescription, Any], Sequence[Decision]]
 
 
 @dataclass
@@ -134,8 +138,12 @@ class Service(Running):
         sealed = await self.store.append(session, state.prescription_id, state.version, decisions, self.clock())
         return [self.store.parse(raw) for raw in sealed]
 
-    async def execute(self, stream_id: str, decide: Decide, attempts: int = 3) -> Prescription:
-        """Load and fold a stream, decide, append and project in one transaction."""
+    async def execute(self, stream_id: str, decide: Decide | DecideWithFacts, attempts: int = 3,
+                      read_facts: ReadFacts | None = None, at: datetime | None = None) -> Prescription:
+        """Load and fold a stream, decide, append and project in one transaction.
+
+        at: the time the decision was taken at, when it depends on one (validity, lockouts): the
+        events then carry that time, so no reader finds them on the other side of a deadline."""
         for _ in range(attempts):
             try:
                 async with self.db.write() as s:
@@ -143,8 +151,8 @@ class Service(Running):
                     if not history:
                         raise NotFound(f"prescription {stream_id}")
                     state, _ = fold(stream_id, history)
-                    decisions = decide(state)
-                    sealed = await self.store.append(s, stream_id, state.version, decisions, self.clock())
+                    decisions = decide(state) if read_facts is None else decide(state, await read_facts(s, state))
+                    sealed = await self.store.append(s, stream_id, state.version, decisions, at or self.clock())
                     state = self._fold_on(state, sealed)
                     await self.spec.project(s, state)
                 self.outbox.wake()
@@ -153,10 +161,11 @@ class Service(Running):
                 continue  # another writer won this version: reload and decide again
         raise Refused("conflict", "the prescription changed concurrently; try again")
 
-    async def start_stream(self, stream_id: str, decisions: Sequence[Decision]) -> Prescription:
-        """Append the first events of a new stream (a new prescription)."""
+    async def start_stream(self, stream_id: str, decisions: Sequence[Decision],
+                           at: datetime | None = None) -> Prescription:
+        """Append the first events of a new stream (a new prescription), at `at` as execute does."""
         async with self.db.write() as s:
-            sealed = await self.store.append(s, stream_id, 0, decisions, self.clock())
+            sealed = await self.store.append(s, stream_id, 0, decisions, at or self.clock())
             state = self._fold_on(Prescription(stream_id), sealed)
             await self.spec.project(s, state)
         self.outbox.wake()

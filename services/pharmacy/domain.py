@@ -28,6 +28,16 @@ AFTER_DISPENSE = (S.DISPENSED, S.DELIVERY_REQUESTED, S.ASSIGNED, S.PICKED_UP, S.
 
 
 @dataclass(frozen=True)
+class DispensedPack:
+    """A pack already dispensed, found by its trace code (药品追溯码) in the pharmacy's records."""
+
+    trace_code: str
+    prescription_id: str
+    pharmacy_id: str
+    dispensed_at: datetime
+
+
+@dataclass(frozen=True)
 class Pharmacist:
     """Who acts: the dispensing pharmacist, their pharmacy, and its kind."""
 
@@ -119,11 +129,28 @@ def _check_lines(issued: PrescriptionIssued, lines: Sequence[DispensedLine]) -> 
         raise Refused("duplicate_trace_code", "a trace code appears more than once")
 
 
+def _packs_unused(prescription_id: str, earlier: Sequence[DispensedPack]) -> None:
+    # 一码一用: a trace code names one pack, which leaves a pharmacy once. A code already
+    # dispensed on another prescription is a pack sold twice: a scanning slip, or drugs that
+    # came back into circulation (回流药), which insurance fraud checks look for. Packs of a
+    # returned delivery are back on the shelf and no longer in the records.
+    others = sorted((p for p in earlier if p.prescription_id != prescription_id), key=lambda p: p.trace_code)
+    if others:
+        first = others[0]
+        more = f" (and {len(others) - 1} more)" if len(others) > 1 else ""
+        raise Refused("trace_code_reused", f"trace code {first.trace_code} was already dispensed by "
+                      f"{first.pharmacy_id} at {first.dispensed_at.isoformat()}{more}",
+                      {"trace_code": first.trace_code, "pharmacy_id": first.pharmacy_id,
+                       "dispensed_at": first.dispensed_at.isoformat(), "count": len(others)})
+
+
 def decide_dispense(
     state: Prescription, who: Pharmacist, lines: Sequence[DispensedLine], *,
-    pickup_hash: str | None, confirmed: bool, now: datetime,
+    pickup_hash: str | None, confirmed: bool, now: datetime, earlier: Sequence[DispensedPack] = (),
 ) -> PrescriptionDispensed:
-    """Hand over (or pack for delivery) what the claimant prepared, once the log confirmed its claim."""
+    """Hand over (or pack for delivery) what the claimant prepared, once the log confirmed its claim.
+
+    earlier: the packs already dispensed that carry the trace codes of these lines."""
     issued = _issued(state)
     _own_claim(state, who)
     if not confirmed:
@@ -136,6 +163,7 @@ def decide_dispense(
         if not hmac.compare_digest(pickup_hash, issued.pickup_code_hash):
             raise Refused("pickup_code_mismatch", "the pickup code does not match this prescription")
     _check_lines(issued, lines)
+    _packs_unused(str(issued.prescription_id), earlier)
     return PrescriptionDispensed(prescription_id=issued.prescription_id, pharmacy_id=who.pharmacy_id,
                                  pharmacy_kind=who.kind, dispensed_by=who.actor_id, lines=tuple(lines),
                                  for_home_delivery=home)

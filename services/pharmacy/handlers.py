@@ -115,8 +115,9 @@ async def one(prescription_id: UUID, who: PharmacistDep, request: Request) -> di
 async def claim(prescription_id: UUID, who: PharmacistDep, actor: ActorDep, request: Request) -> dict[str, Any]:
     """Take an approved prescription exclusively; every other claim then gets 409."""
     svc = _service(request)
+    now = svc.clock()
     state = await svc.execute(str(prescription_id), lambda s: [
-        Decision(domain.decide_claim(s, who, svc.clock()), actor, svc.new_id())])
+        Decision(domain.decide_claim(s, who, now), actor, svc.new_id())], at=now)
     return _answer(state)
 
 
@@ -141,7 +142,9 @@ async def dispense(prescription_id: UUID, body: DispenseBody, who: PharmacistDep
     # A claim still in the outbox can lose to a cancel already on the log: nothing leaves
     # the shelf until the log has confirmed the claim.
     confirmed = await svc.wait_confirmed(stream, settings.claim_confirm_timeout_s)
-    state = await svc.execute(stream, lambda s: [Decision(
-        domain.decide_dispense(s, who, lines, pickup_hash=code, confirmed=confirmed, now=svc.clock()),
-        actor, svc.new_id())])
+    codes, now = [c for line in lines for c in line.trace_codes], svc.clock()
+    state = await svc.execute(stream, lambda s, earlier: [Decision(
+        domain.decide_dispense(s, who, lines, pickup_hash=code, confirmed=confirmed, now=now, earlier=earlier),
+        actor, svc.new_id())],
+        read_facts=lambda session, _state: store.take_packs(session, stream, who.pharmacy_id, codes, now), at=now)
     return _answer(state)

@@ -6,13 +6,13 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Column, DateTime, Integer, MetaData, String, Table, Text, and_, or_, select
+from sqlalchemy import Boolean, Column, DateTime, Integer, MetaData, String, Table, Text, and_, delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from events.lifecycle import BEFORE_DISPENSE, Prescription, Status
 from events.schemas import Channel
-from services.kit.rows import stored_utc, upsert
-from services.pharmacy.domain import Pharmacist, routed_to
+from services.kit.rows import insert_missing, stored_utc, upsert
+from services.pharmacy.domain import DispensedPack, Pharmacist, routed_to
 
 metadata = MetaData()
 
@@ -37,6 +37,18 @@ orders = Table(
     Column("version", Integer, nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=True),
     Column("last_reason", Text, nullable=True),
+)
+
+
+# Every pack dispensed, by its trace code (药品追溯码): the first prescription to carry a code
+# keeps it (log order decides on a rebuild), until a returned delivery puts the pack back.
+packs = Table(
+    "dispensed_packs",
+    metadata,
+    Column("trace_code", Text, primary_key=True),  # 20 digits on the API; the log's schema allows longer
+    Column("prescription_id", String(36), nullable=False, index=True),
+    Column("pharmacy_id", String(64), nullable=False),
+    Column("dispensed_at", DateTime(timezone=True), nullable=False),
 )
 
 
@@ -70,6 +82,38 @@ async def project(session: AsyncSession, state: Prescription) -> None:
         "updated_at": state.updated_at,
         "last_reason": state.last_reason,
     }, key="prescription_id")
+    await _record_packs(session, state)
+
+
+async def _record_packs(session: AsyncSession, state: Prescription) -> None:
+    if state.status == Status.RETURNED:
+        await session.execute(delete(packs).where(packs.c.prescription_id == state.prescription_id))
+        return
+    dispensed, at = state.dispensed, _dispensed_at(state)
+    if dispensed is None or at is None:
+        return
+    # Written on every projection of a dispensed prescription, not only when it is dispensed:
+    # a batch may carry the dispense and what followed, and a code another stream held until
+    # its return comes back to this one. Existing codes are left as they are.
+    await insert_missing(session, packs, [
+        {"trace_code": code, "prescription_id": state.prescription_id, "pharmacy_id": dispensed.pharmacy_id,
+         "dispensed_at": at}
+        for line in dispensed.lines for code in line.trace_codes], key="trace_code")
+
+
+async def take_packs(session: AsyncSession, prescription_id: str, pharmacy_id: str, codes: list[str],
+                     at: datetime) -> list[DispensedPack]:
+    """Record these packs as leaving on this prescription, and return those another one holds.
+
+    Taken before the decision, in its transaction: a refusal rolls the rows back. Inserting first
+    and reading after is what makes two concurrent dispenses of one pack safe on PostgreSQL too:
+    the second insert waits for the first transaction, and its read then sees the first's row."""
+    await insert_missing(session, packs, [
+        {"trace_code": code, "prescription_id": prescription_id, "pharmacy_id": pharmacy_id, "dispensed_at": at}
+        for code in dict.fromkeys(codes)], key="trace_code")
+    rows = await session.execute(select(packs).where(packs.c.trace_code.in_(codes),
+                                                     packs.c.prescription_id != prescription_id))
+    return [DispensedPack(r.trace_code, r.prescription_id, r.pharmacy_id, stored_utc(r.dispensed_at)) for r in rows]
 
 
 def as_order(row: Any) -> dict[str, Any]:

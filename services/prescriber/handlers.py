@@ -45,14 +45,14 @@ async def issue(cmd: domain.IssuePrescription, actor: ActorDep, request: Request
     require_role(actor, Role.DOCTOR)
     svc = _service(request)
     secrets = svc.keystore.secrets
-    code, pid = new_pickup_code(), svc.new_id()
+    code, pid, now = new_pickup_code(), svc.new_id(), svc.clock()
     sealed = seal_contact(secrets.contact_public, cmd.contact.model_dump()) if cmd.contact else None
     event = domain.decide_issue(
         cmd, prescription_id=pid, doctor_id=actor.actor_id, clinic_id=actor.org_id or "",
         patient_ref=patient_ref(secrets.pickup_pepper, cmd.patient_id_number),
-        pickup_hash=pickup_code_hash(secrets.pickup_pepper, code), sealed_contact=sealed, now=svc.clock(),
+        pickup_hash=pickup_code_hash(secrets.pickup_pepper, code), sealed_contact=sealed, now=now,
     )
-    state = await svc.start_stream(str(pid), [Decision(event, actor, svc.new_id())])
+    state = await svc.start_stream(str(pid), [Decision(event, actor, svc.new_id())], at=now)
     return Issued(prescription_id=pid, pickup_code=code, valid_until=event.valid_until, status=str(state.status))
 
 

@@ -72,7 +72,7 @@ async def approve(prescription_id: UUID, body: ApproveBody, actor: ActorDep, req
         return [Decision(event, actor, svc.new_id())]
 
     try:
-        return _answer(await svc.execute(str(prescription_id), decide))
+        return _answer(await svc.execute(str(prescription_id), decide, at=now))
     except domain.OverridesMissing as exc:  # the client needs the ids, not only a sentence
         raise HTTPException(409, {"reason": exc.reason, "message": exc.message, "missing": exc.rule_ids}) from exc
 

@@ -54,9 +54,18 @@ async def test_a_run_of_wrong_codes_locks_the_job_for_a_while_then_the_right_cod
     assert locked.status_code == 429 and locked.json()["detail"]["reason"] == "too_many_wrong_codes"
     assert (await dl.service.state(pid)).status == "picked_up"
     assert await counts(dl.service) == before  # events, outbox, inbox and jobs: nothing written
+    assert (await attempts(dl, pid)).wrong == MAX_WRONG_CODES  # the refused delivery cleared nothing
     dl.clock.advance(minutes=16)
     done = await post(dl, pid, "deliver", dl.c1, {"pickup_code": "k7p2-qx9m"})
     assert done.status_code == 200 and done.json()["status"] == "delivered"
+    assert (await attempts(dl, pid)).wrong == 0  # the delivery ended the run
+
+
+async def attempts(dl, pid):  # type: ignore[no-untyped-def]
+    from services.delivery.store import get_code_attempts
+
+    async with dl.service.db.read() as s:
+        return await get_code_attempts(s, pid)
 
 
 async def test_fail_then_return_to_the_dispensing_pharmacy(dl, identities):

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -83,6 +85,20 @@ async def test_claim_then_dispense_once_the_claim_is_confirmed(ph, identities):
         assert [json.loads(r.raw)["actor"] for r in await rows(ph, tables.inbox, event_type)] == ["ph-county"]
     one = (await ph.client.get(f"/api/prescriptions/{rx.pid}", headers=ph.tokens["ph-county"])).json()
     assert one["status"] == "dispensed" and one["dispensed"]["lines"][0]["batch_no"] == "B20261101"
+
+
+async def test_a_dispense_at_the_deadline_carries_the_time_it_was_decided_at(ph, identities):
+    """The validity check and the event's occurred_at read one clock once: a dispense found valid
+    is never on the log after valid_until, where the regulator would report it as expired."""
+    rx = await History(identities).approved().publish(ph)
+    assert (await act(ph, rx.pid, "claim", "ph-county")).status_code == 200
+    await ph.flush()
+    deadline = (await ph.service.state(str(rx.pid))).issued.valid_until
+    ticks = iter(deadline + timedelta(seconds=s) for s in itertools.count())  # a second passes per reading
+    ph.service.clock = lambda: next(ticks)
+    assert (await dispense(ph, rx.pid, "ph-county")).status_code == 200
+    dispensed = (await rows(ph, tables.events, "prescription.dispensed"))[0]
+    assert datetime.fromisoformat(json.loads(dispensed.raw)["occurred_at"]) <= deadline
 
 
 async def test_of_several_simultaneous_claims_exactly_one_wins(ph, identities):

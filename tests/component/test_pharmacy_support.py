@@ -79,8 +79,18 @@ async def act(ph: Running, pid: UUID, what: str, who: str, body: Any = None) -> 
     return await ph.client.post(f"/api/prescriptions/{pid}/{what}", json=body, headers=ph.tokens[who])
 
 
+def lines_with(*trace_codes: str) -> list[dict[str, Any]]:
+    """LINES carrying these trace codes: a pack is dispensed once, so each prescription needs its own."""
+    return [{**LINES[0], "trace_codes": list(trace_codes)}]
+
+
+def codes_of(pid: UUID) -> str:
+    """A 20-digit trace code of this prescription alone."""
+    return f"8{pid.int % 10**19:019d}"
+
+
 async def dispense(ph: Running, pid: UUID, who: str, **body: Any) -> Any:
-    return await act(ph, pid, "dispense", who, {"pickup_code": CODE, "lines": LINES, **body})
+    return await act(ph, pid, "dispense", who, {"pickup_code": CODE, "lines": lines_with(codes_of(pid)), **body})
 
 
 async def lookup(ph: Running, who: str, code: str) -> list[str]:

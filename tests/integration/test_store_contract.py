@@ -209,3 +209,31 @@ async def test_upserts_inside_a_write_store_what_core_stores(db):
         found = await s.execute(select(rows.c.id, rows.c.offset, rows.c.at, cast(rows.c.at, Text)))
         stored = {r.id: tuple(r[1:]) for r in found}
     assert stored["fast"] == stored["core"]
+
+
+async def test_insert_missing_keeps_existing_rows_on_both_paths(db):
+    """Rows already there stay as they are (first writer wins); new ones are stored as Core stores them."""
+    from sqlalchemy import Column, DateTime, MetaData, String, Table, cast
+    from sqlalchemy.types import Text
+
+    from services.kit.rows import insert_missing, raw_sqlite
+
+    packs = Table("missing_paths", MetaData(), Column("code", Text, primary_key=True),
+                  Column("owner", String(36)), Column("at", DateTime(timezone=True)))
+    await db.create_all(packs.metadata)
+    at = T0.replace(microsecond=120)
+    async with db.write() as s:
+        await insert_missing(s, packs, [{"code": "c1", "owner": "first", "at": at},
+                                        {"code": "c2", "owner": "first", "at": at}], key="code")
+        await insert_missing(s, packs, [{"code": "c1", "owner": "second", "at": at},
+                                        {"code": "fast", "owner": "second", "at": at}], key="code")
+    async with db.sessions.begin() as s:  # a session of its own: always the Core path
+        assert raw_sqlite(s) is None
+        await insert_missing(s, packs, [{"code": "c2", "owner": "third", "at": at},
+                                        {"code": "core", "owner": "third", "at": at}], key="code")
+    async with db.read() as s:
+        found = await s.execute(select(packs.c.code, packs.c.owner, packs.c.at, cast(packs.c.at, Text)))
+        stored = {r.code: tuple(r[1:]) for r in found}
+    assert {code: row[0] for code, row in stored.items()} == {
+        "c1": "first", "c2": "first", "fast": "second", "core": "third"}
+    assert stored["fast"][1:] == stored["core"][1:]

@@ -18,7 +18,7 @@ from services.audit.fastverify import FastVerifier
 from services.audit.folding import StreamFold, summary
 from services.audit.offline import verify_data
 from services.audit.owners import Options
-from services.audit.synth import T0
+from services.audit.synth import T0, _pid, _scenario
 from services.audit.synthlog import write_export
 
 
@@ -104,18 +104,25 @@ def test_replay_as_of_a_moment_matches_the_reference_in_any_worker_count(export,
     assert outcome.voids == sum(len(v) for _, v in reference(events, as_of).values())
 
 
-def test_the_report_finds_the_planted_violations_the_same_way_in_parallel(export, options):
+def test_the_report_finds_the_planted_violations_the_same_way_in_parallel(export, options, events):
     data = export.read_bytes()
     one = verify_data(data, replace(options, fold="report"), workers=1).report.to_dict()
     two = verify_data(data, replace(options, fold="report"), workers=2).report.to_dict()
     assert one == two
     found = {k: v["count"] for k, v in one["findings"].items()}
     for category in ("dispensed_twice", "dispensed_after_cancellation", "dispensed_after_expiry",
-                     "controlled_outside_hospital", "pharmacist_overrides", "failed_deliveries", "void_events"):
+                     "controlled_outside_hospital", "pharmacist_overrides", "failed_deliveries", "void_events",
+                     "trace_code_reused"):
         assert found[category] > 0, category
     assert found["dispensed_without_approval"] == 0
     narcotic = one["findings"]["controlled_outside_hospital"]["examples"][0]
     assert "N02AA01-TAB-10MG" in narcotic["detail"] and narcotic["actor"].startswith("ph-")
+    # Every planted reuse on the log is found, and nothing else.
+    reusers = {str(_pid(n)) for n in range(2000) if _scenario(n) == "pack_reused"}
+    planted = sum(1 for e in events if e.type == "prescription.dispensed" and e.stream_id in reusers)
+    assert found["trace_code_reused"] == planted > 0
+    reuse = one["findings"]["trace_code_reused"]["examples"][0]
+    assert reuse["prescription_id"] not in reuse["detail"] and "追溯码 8" in reuse["detail"]
     figures = one["figures"]
     assert sum(figures["dispensed_per_pharmacy"].values()) == sum(figures["dispensed_by_pharmacy_kind"].values())
     assert abs(sum(c["share"] for c in figures["channels"].values()) - 1) < 0.01

@@ -15,6 +15,7 @@ from events.schemas import Channel, DispensedLine, PrescriptionClaimed, Prescrip
 from events.signing import Signer
 from services.kit.errors import NotFound, Refused
 from services.pharmacy.domain import (
+    DispensedPack,
     Pharmacist,
     decide_claim,
     decide_dispense,
@@ -121,6 +122,27 @@ def line(**changes):  # type: ignore[no-untyped-def]
 ])
 def test_a_dispense_is_refused_with_the_reason(kw, why):
     assert refusal(dispense, **kw) == why
+
+
+def test_a_pack_already_dispensed_on_another_prescription_is_refused_with_where_and_when():
+    state = rx(S.CLAIMED, claimed_by="pharm-county")
+    own = str(state.issued.prescription_id)
+    code, other = LINE.trace_codes[0], "81234567890123450000"
+    sold = DispensedPack(code, "another-rx", "pharm-renhe", T0)
+    earlier = [DispensedPack(other, "third-rx", "pharm-kangning", T0), sold]
+    lines = (line(trace_codes=(code, other)),)
+    with pytest.raises(Refused) as caught:
+        decide_dispense(state, COUNTY, lines, pickup_hash=state.issued.pickup_code_hash, confirmed=True, now=NOW,
+                        earlier=earlier)
+    assert caught.value.reason == "trace_code_reused"
+    # The lowest code is named, and how many more there are; nothing of the other prescription.
+    assert caught.value.facts == {"trace_code": other, "pharmacy_id": "pharm-kangning",
+                                  "dispensed_at": T0.isoformat(), "count": 2}
+    assert "another-rx" not in caught.value.message and "third-rx" not in caught.value.message
+    # Its own packs (a record of this very prescription) are no reuse.
+    mine = [DispensedPack(code, own, "pharm-county", T0)]
+    assert decide_dispense(state, COUNTY, (LINE,), pickup_hash=state.issued.pickup_code_hash, confirmed=True,
+                           now=NOW, earlier=mine).lines == (LINE,)
 
 
 def test_a_counter_dispense_without_the_code_is_refused():
