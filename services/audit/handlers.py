@@ -6,8 +6,6 @@ Read-only and public on purpose: a transparency log is checked by whoever holds 
 from __future__ import annotations
 
 import base64
-import contextlib
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -18,7 +16,7 @@ from services.audit import state, store
 from services.audit.exportfile import load_record
 from services.audit.service import AuditService
 from services.kit.errors import NotFound, Refused
-from services.kit.http import install_error_handlers
+from services.kit.http import service_app
 from services.kit.rows import stored_utc
 
 router = APIRouter(prefix="/api", tags=["audit"])
@@ -141,25 +139,11 @@ async def page() -> HTMLResponse:
 
 def build_http(svc: AuditService) -> FastAPI:
     """The FastAPI app; it starts the service unless a test started it already."""
-    @contextlib.asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if getattr(app.state, "started_outside", False):
-            yield
-        else:
-            async with svc.running():
-                yield
 
-    app = FastAPI(title="rxflow 审计 (audit)", lifespan=lifespan)
-    app.state.service = svc
-    install_error_handlers(app)
-    app.include_router(router)
-    app.include_router(pages)
-
-    @app.get("/health", tags=["ops"])
     async def health() -> dict[str, Any]:
         ledger = svc.ledger
         return {"service": "audit", "entries": ledger.size if ledger else None,
                 "checkpoints": ledger.checkpoints if ledger else None,
                 "offset_holes": [h.describe() for h in svc.offsets.holes]}
 
-    return app
+    return service_app("rxflow 审计 (audit)", svc, (router, pages), health)

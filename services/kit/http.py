@@ -2,16 +2,42 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
 
 from events.secrets_store import token_digest
 from events.signing import Signer
 from services.kit.errors import NotFound, Refused
+from services.kit.running import Running
 
-__all__ = ["ActorDep", "NotFound", "Refused", "current_actor", "install_error_handlers", "require_role"]
+__all__ = ["ActorDep", "NotFound", "Refused", "current_actor", "install_error_handlers", "require_role",
+           "service_app"]
+
+
+def service_app(title: str, runtime: Running, routers: Sequence[APIRouter],
+                health: Callable[[], Awaitable[dict[str, Any]]]) -> FastAPI:
+    """A service's HTTP app: its routers, refusals that say why, and /health. Serving it runs the
+    service, unless a test has started the service itself (app.state.started_outside)."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if getattr(app.state, "started_outside", False):
+            yield
+        else:
+            async with runtime.running():
+                yield
+
+    app = FastAPI(title=title, lifespan=lifespan)
+    app.state.service = runtime
+    install_error_handlers(app)
+    for router in routers:
+        app.include_router(router)
+    app.get("/health", tags=["ops"])(health)
+    return app
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -25,7 +25,7 @@ from events.verifier import Verifier
 from services.kit import tables
 from services.kit.consumer import Consumer, kafka_time
 from services.kit.db import Database
-from services.kit.http import NotFound, Refused, install_error_handlers
+from services.kit.http import NotFound, Refused, service_app
 from services.kit.keystore import load_keystore
 from services.kit.offsets import OffsetWatch, take_contiguous
 from services.kit.outbox import Outbox
@@ -221,27 +221,13 @@ class Service(Running):
             self._tasks.append(asyncio.create_task(loop(self), name=getattr(loop, "__name__", "loop")))
 
     def _build_http(self) -> FastAPI:
-        @contextlib.asynccontextmanager
-        async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-            if not getattr(_app.state, "started_outside", False):
-                async with self.running():
-                    yield
-            else:
-                yield
-
-        app = FastAPI(title=self.spec.title, lifespan=lifespan)
-        app.state.service = self
-        install_error_handlers(app)
-        for router in self.spec.routers:
-            app.include_router(router)
-
-        @app.get("/health", tags=["ops"])
         async def health() -> dict[str, Any]:
             # writes/commits: how many transactions SQLite group commit folded into each fsync.
             return {"service": self.spec.name, "outbox_published": self.outbox.published,
                     "db_writes": self.db.writes, "db_commits": self.db.commits,
                     "offset_holes": [h.describe() for h in self.offsets.holes]}
 
+        app = service_app(self.spec.title, self, self.spec.routers, health)
         if self.spec.static_dir:
             from fastapi.staticfiles import StaticFiles
             app.mount("/static", StaticFiles(directory=self.spec.static_dir), name="static")
