@@ -45,6 +45,9 @@ class DispensedLine(BaseModel):
     batch_no: str = Field(min_length=1, max_length=40)
     # National drug traceability codes are 20 digits; some packs carry a longer code.
     trace_codes: tuple[str, ...] = Field(min_length=1, max_length=200)
+    # 拆零: tablets counted out of an opened pack. Its code goes out with each such dispense until
+    # the pack is used up, so it may be on several prescriptions; a whole pack's code on one only.
+    split_pack: bool = Field(default=False, description="dispensed from an opened pack (拆零)")
 
 
 class PrescriptionDispensed(EventPayload):

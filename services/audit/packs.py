@@ -1,7 +1,8 @@
 """Packs across prescriptions: each drug pack carries its own trace code (药品追溯码), and a
 pack leaves the pharmacies once (一码一用). A code dispensed on a second prescription while the
 first still holds it is one pack sold twice: a scanning slip, or drugs back in circulation
-(回流药). A returned delivery puts its packs back on the shelf, free to be dispensed again.
+(回流药). A returned delivery puts its packs back on the shelf, free to be dispensed again. An
+opened pack (拆零) goes out in parts, each with its code: split dispenses may share a code.
 
 The pharmacy service refuses a reused code it knows of; this finds what reached the log anyway
 (two sites that were offline, a pharmacy's own software). Workers fold disjoint prescriptions,
@@ -30,6 +31,7 @@ class PackUse:
     actor: str
     occurred_at: str  # format_utc: fixed width, so it sorts as the times do
     pharmacy_id: str
+    split: bool = False  # from an opened pack (拆零), whose code later split dispenses share
 
 
 @dataclass(frozen=True)
@@ -46,9 +48,13 @@ class PackLedger:
 
     def dispensed(self, event: Envelope[Any], line: int) -> None:
         p = event.payload
-        use = PackUse(line, event.stream_id, str(event.event_id), event.actor, format_utc(event.occurred_at),
-                      p.pharmacy_id)
-        for code in {c for item in p.lines for c in item.trace_codes}:
+        whole, split = (PackUse(line, event.stream_id, str(event.event_id), event.actor,
+                                format_utc(event.occurred_at), p.pharmacy_id, opened) for opened in (False, True))
+        codes: dict[str, PackUse] = {}
+        for item in p.lines:
+            for code in item.trace_codes:  # a code twice in one dispense: the first line counts
+                codes.setdefault(code, split if item.split_pack else whole)
+        for code, use in codes.items():
             self.uses.setdefault(code, []).append(use)
 
     def came_back(self, event: Envelope[Any]) -> None:
@@ -68,8 +74,8 @@ class PackLedger:
             ordered = sorted(uses, key=lambda u: (u.occurred_at, u.line))
             holder = ordered[0]
             for use in ordered[1:]:
-                if use.prescription_id == holder.prescription_id:
-                    continue  # the same prescription dispensed again: reported as dispensed twice
+                if use.prescription_id == holder.prescription_id or (holder.split and use.split):
+                    continue  # one prescription dispensed twice (reported as such), or parts of an opened pack
                 back = self.returned.get(holder.prescription_id)
                 if back is None or back > use.occurred_at:
                     yield Reuse(code, holder, use)

@@ -35,6 +35,7 @@ class DispensedPack:
     prescription_id: str
     pharmacy_id: str
     dispensed_at: datetime
+    split: bool  # an opened pack (拆零), which later split dispenses may share
 
 
 @dataclass(frozen=True)
@@ -129,19 +130,23 @@ def _check_lines(issued: PrescriptionIssued, lines: Sequence[DispensedLine]) -> 
         raise Refused("duplicate_trace_code", "a trace code appears more than once")
 
 
-def _packs_unused(prescription_id: str, earlier: Sequence[DispensedPack]) -> None:
+def _packs_unused(prescription_id: str, lines: Sequence[DispensedLine], earlier: Sequence[DispensedPack]) -> None:
     # 一码一用: a trace code names one pack, which leaves a pharmacy once. A code already
     # dispensed on another prescription is a pack sold twice: a scanning slip, or drugs that
     # came back into circulation (回流药), which insurance fraud checks look for. Packs of a
-    # returned delivery are back on the shelf and no longer in the records.
-    others = sorted((p for p in earlier if p.prescription_id != prescription_id), key=lambda p: p.trace_code)
+    # returned delivery are back on the shelf and no longer in the records. An opened pack
+    # (拆零) goes out in parts, each part with its code: split dispenses may share it, but a
+    # pack sold whole cannot also be sold in parts, nor the other way round.
+    split = {code for line in lines if line.split_pack for code in line.trace_codes}
+    others = sorted((p for p in earlier if p.prescription_id != prescription_id
+                     and not (p.split and p.trace_code in split)), key=lambda p: p.trace_code)
     if others:
         first = others[0]
         more = f" (and {len(others) - 1} more)" if len(others) > 1 else ""
         raise Refused("trace_code_reused", f"trace code {first.trace_code} was already dispensed by "
                       f"{first.pharmacy_id} at {first.dispensed_at.isoformat()}{more}",
                       {"trace_code": first.trace_code, "pharmacy_id": first.pharmacy_id,
-                       "dispensed_at": first.dispensed_at.isoformat(), "count": len(others)})
+                       "dispensed_at": first.dispensed_at.isoformat(), "count": len(others), "split": first.split})
 
 
 def decide_dispense(
@@ -163,7 +168,7 @@ def decide_dispense(
         if not hmac.compare_digest(pickup_hash, issued.pickup_code_hash):
             raise Refused("pickup_code_mismatch", "the pickup code does not match this prescription")
     _check_lines(issued, lines)
-    _packs_unused(str(issued.prescription_id), earlier)
+    _packs_unused(str(issued.prescription_id), lines, earlier)
     return PrescriptionDispensed(prescription_id=issued.prescription_id, pharmacy_id=who.pharmacy_id,
                                  pharmacy_kind=who.kind, dispensed_by=who.actor_id, lines=tuple(lines),
                                  for_home_delivery=home)

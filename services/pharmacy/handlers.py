@@ -142,9 +142,9 @@ async def dispense(prescription_id: UUID, body: DispenseBody, who: PharmacistDep
     # A claim still in the outbox can lose to a cancel already on the log: nothing leaves
     # the shelf until the log has confirmed the claim.
     confirmed = await svc.wait_confirmed(stream, settings.claim_confirm_timeout_s)
-    codes, now = [c for line in lines for c in line.trace_codes], svc.clock()
+    now = svc.clock()
     state = await svc.execute(stream, lambda s, earlier: [Decision(
         domain.decide_dispense(s, who, lines, pickup_hash=code, confirmed=confirmed, now=now, earlier=earlier),
         actor, svc.new_id())],
-        read_facts=lambda session, _state: store.take_packs(session, stream, who.pharmacy_id, codes, now), at=now)
+        read_facts=lambda session, _state: store.take_packs(session, stream, who.pharmacy_id, lines, now), at=now)
     return _answer(state)

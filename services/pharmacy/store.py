@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -10,7 +11,7 @@ from sqlalchemy import Boolean, Column, DateTime, Integer, MetaData, String, Tab
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from events.lifecycle import BEFORE_DISPENSE, Prescription, Status
-from events.schemas import Channel
+from events.schemas import Channel, DispensedLine
 from services.kit.rows import insert_missing, stored_utc, upsert
 from services.pharmacy.domain import DispensedPack, Pharmacist, routed_to
 
@@ -49,6 +50,7 @@ packs = Table(
     Column("prescription_id", String(36), nullable=False, index=True),
     Column("pharmacy_id", String(64), nullable=False),
     Column("dispensed_at", DateTime(timezone=True), nullable=False),
+    Column("split", Boolean, nullable=False),  # an opened pack (拆零): later split dispenses share it
 )
 
 
@@ -95,25 +97,33 @@ async def _record_packs(session: AsyncSession, state: Prescription) -> None:
     # Written on every projection of a dispensed prescription, not only when it is dispensed:
     # a batch may carry the dispense and what followed, and a code another stream held until
     # its return comes back to this one. Existing codes are left as they are.
-    await insert_missing(session, packs, [
-        {"trace_code": code, "prescription_id": state.prescription_id, "pharmacy_id": dispensed.pharmacy_id,
-         "dispensed_at": at}
-        for line in dispensed.lines for code in line.trace_codes], key="trace_code")
+    await insert_missing(session, packs, _pack_rows(dispensed.lines, state.prescription_id, dispensed.pharmacy_id, at),
+                         key="trace_code")
 
 
-async def take_packs(session: AsyncSession, prescription_id: str, pharmacy_id: str, codes: list[str],
-                     at: datetime) -> list[DispensedPack]:
+def _pack_rows(lines: Sequence[DispensedLine], prescription_id: str, pharmacy_id: str,
+               at: datetime) -> list[dict[str, Any]]:
+    rows: dict[str, dict[str, Any]] = {}
+    for line in lines:
+        for code in line.trace_codes:  # twice in one dispense is refused; from the log, the first counts
+            rows.setdefault(code, {"trace_code": code, "prescription_id": prescription_id,
+                                   "pharmacy_id": pharmacy_id, "dispensed_at": at, "split": line.split_pack})
+    return list(rows.values())
+
+
+async def take_packs(session: AsyncSession, prescription_id: str, pharmacy_id: str,
+                     lines: Sequence[DispensedLine], at: datetime) -> list[DispensedPack]:
     """Record these packs as leaving on this prescription, and return those another one holds.
 
     Taken before the decision, in its transaction: a refusal rolls the rows back. Inserting first
     and reading after is what makes two concurrent dispenses of one pack safe on PostgreSQL too:
     the second insert waits for the first transaction, and its read then sees the first's row."""
-    await insert_missing(session, packs, [
-        {"trace_code": code, "prescription_id": prescription_id, "pharmacy_id": pharmacy_id, "dispensed_at": at}
-        for code in dict.fromkeys(codes)], key="trace_code")
-    rows = await session.execute(select(packs).where(packs.c.trace_code.in_(codes),
-                                                     packs.c.prescription_id != prescription_id))
-    return [DispensedPack(r.trace_code, r.prescription_id, r.pharmacy_id, stored_utc(r.dispensed_at)) for r in rows]
+    rows = _pack_rows(lines, prescription_id, pharmacy_id, at)
+    await insert_missing(session, packs, rows, key="trace_code")
+    found = await session.execute(select(packs).where(packs.c.trace_code.in_([r["trace_code"] for r in rows]),
+                                                      packs.c.prescription_id != prescription_id))
+    return [DispensedPack(r.trace_code, r.prescription_id, r.pharmacy_id, stored_utc(r.dispensed_at), r.split)
+            for r in found]
 
 
 def as_order(row: Any) -> dict[str, Any]:

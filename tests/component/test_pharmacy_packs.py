@@ -91,6 +91,17 @@ async def test_a_pack_dispensed_once_is_refused_on_another_prescription_and_noth
     assert (await dispense(ph, second.pid, "ph-county", lines=lines_with("81234567890123450000"))).status_code == 200
 
 
+async def test_an_opened_pack_goes_out_in_parts_but_never_again_whole(ph, identities):
+    split = [{**line, "split_pack": True} for line in lines_with(PACK)]
+    for _ in range(2):  # 拆零: two patients each get tablets from one opened box
+        rx = await claimed(ph, identities)
+        assert (await dispense(ph, rx.pid, "ph-county", lines=split)).status_code == 200
+    whole = await claimed(ph, identities)
+    assert reason(await dispense(ph, whole.pid, "ph-county", lines=lines_with(PACK))) == "trace_code_reused"
+    dispensed = (await ph.service.state(str(rx.pid))).dispensed
+    assert dispensed is not None and dispensed.lines[0].split_pack  # on the log, for the regulator
+
+
 async def test_packs_dispensed_by_another_pharmacy_are_known_from_the_log(ph, identities):
     await dispensed_elsewhere(History(identities, C.HOME_DELIVERY, None).approved(), (PACK,)).publish(ph)
     rx = await claimed(ph, identities)

@@ -8,6 +8,7 @@ from uuid import uuid4
 
 import pytest
 
+from events.schemas import DispensedLine
 from services.kit.db import Database
 from services.pharmacy.store import metadata, take_packs
 from tests.factories import T0
@@ -15,6 +16,10 @@ from tests.factories import T0
 pytestmark = pytest.mark.integration
 _names = itertools.count()
 PACK = "81234567890123456789"
+
+
+def lines(*codes: str) -> list[DispensedLine]:
+    return [DispensedLine(item_index=0, drug_code="C08CA01-TAB-5MG", quantity=1, batch_no="B1", trace_codes=codes)]
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -34,7 +39,7 @@ async def test_two_dispenses_of_one_pack_at_once_the_second_sees_the_first(db):
 
     async def first() -> list:
         async with db.write() as s:
-            held = await take_packs(s, "rx-a", "pharm-county", [PACK, "81234567890123450000"], T0)
+            held = await take_packs(s, "rx-a", "pharm-county", lines(PACK, "81234567890123450000"), T0)
             inside.set()
             await finish.wait()  # the first dispense is still deciding when the second scans
         return held
@@ -42,10 +47,10 @@ async def test_two_dispenses_of_one_pack_at_once_the_second_sees_the_first(db):
     async def second() -> list:
         await inside.wait()
         async with db.write() as s:
-            return await take_packs(s, "rx-b", "pharm-renhe", [PACK], T0)
+            return await take_packs(s, "rx-b", "pharm-renhe", lines(PACK), T0)
 
     one, two = asyncio.create_task(first()), asyncio.create_task(second())
-    await inside.wait()
+    await asyncio.wait_for(inside.wait(), 10)
     await asyncio.sleep(0.3)
     assert not two.done()  # it waits for the first transaction (the write lock, or the row's)
     finish.set()
@@ -56,7 +61,7 @@ async def test_two_dispenses_of_one_pack_at_once_the_second_sees_the_first(db):
 async def test_a_refused_dispense_leaves_no_pack_behind(db):
     with pytest.raises(RuntimeError):
         async with db.write() as s:
-            await take_packs(s, "rx-a", "pharm-county", [PACK], T0)
+            await take_packs(s, "rx-a", "pharm-county", lines(PACK), T0)
             raise RuntimeError("the decision refused")  # the transaction rolls back
     async with db.write() as s:
-        assert await take_packs(s, "rx-b", "pharm-renhe", [PACK], T0) == []
+        assert await take_packs(s, "rx-b", "pharm-renhe", lines(PACK), T0) == []

@@ -9,9 +9,9 @@ def at(minute: int) -> str:
     return f"2026-11-20T08:{minute:02d}:00.000000Z"
 
 
-def use(minute: int, prescription: str, line: int | None = None) -> PackUse:
+def use(minute: int, prescription: str, line: int | None = None, split: bool = False) -> PackUse:
     return PackUse(minute if line is None else line, prescription, f"e{minute}", "ph-county", at(minute),
-                   "pharm-county")
+                   "pharm-county", split)
 
 
 def reuses(uses: dict[str, list[PackUse]], returned: dict[str, int] | None = None) -> list[tuple[str, str, str]]:
@@ -34,6 +34,13 @@ def test_a_pack_back_from_a_returned_delivery_may_leave_again():
     # Back only after the second dispense: that one is a reuse. The third finds the pack back on
     # the shelf, and is none.
     assert reuses(uses, {"a": 7}) == [("P", "a", "b")]
+
+
+def test_parts_of_an_opened_pack_share_its_code_but_it_cannot_also_leave_whole():
+    opened = [use(1, "a", split=True), use(5, "b", split=True)]
+    assert reuses({"P": opened}) == []
+    assert reuses({"P": [*opened, use(9, "c")]}) == [("P", "a", "c")]
+    assert reuses({"P": [use(1, "a"), use(5, "b", split=True)]}) == [("P", "a", "b")]
 
 
 def test_one_prescription_dispensed_twice_is_not_a_pack_reuse_and_ledgers_merge():

@@ -128,8 +128,8 @@ def test_a_pack_already_dispensed_on_another_prescription_is_refused_with_where_
     state = rx(S.CLAIMED, claimed_by="pharm-county")
     own = str(state.issued.prescription_id)
     code, other = LINE.trace_codes[0], "81234567890123450000"
-    sold = DispensedPack(code, "another-rx", "pharm-renhe", T0)
-    earlier = [DispensedPack(other, "third-rx", "pharm-kangning", T0), sold]
+    sold = DispensedPack(code, "another-rx", "pharm-renhe", T0, split=False)
+    earlier = [DispensedPack(other, "third-rx", "pharm-kangning", T0, split=False), sold]
     lines = (line(trace_codes=(code, other)),)
     with pytest.raises(Refused) as caught:
         decide_dispense(state, COUNTY, lines, pickup_hash=state.issued.pickup_code_hash, confirmed=True, now=NOW,
@@ -137,12 +137,29 @@ def test_a_pack_already_dispensed_on_another_prescription_is_refused_with_where_
     assert caught.value.reason == "trace_code_reused"
     # The lowest code is named, and how many more there are; nothing of the other prescription.
     assert caught.value.facts == {"trace_code": other, "pharmacy_id": "pharm-kangning",
-                                  "dispensed_at": T0.isoformat(), "count": 2}
+                                  "dispensed_at": T0.isoformat(), "count": 2, "split": False}
     assert "another-rx" not in caught.value.message and "third-rx" not in caught.value.message
     # Its own packs (a record of this very prescription) are no reuse.
-    mine = [DispensedPack(code, own, "pharm-county", T0)]
+    mine = [DispensedPack(code, own, "pharm-county", T0, split=False)]
     assert decide_dispense(state, COUNTY, (LINE,), pickup_hash=state.issued.pickup_code_hash, confirmed=True,
                            now=NOW, earlier=mine).lines == (LINE,)
+
+
+@pytest.mark.parametrize("earlier_split, now_split, refused", [
+    (True, True, False),  # 拆零: parts of one opened pack go out on several prescriptions
+    (True, False, True),  # an opened pack cannot leave whole
+    (False, True, True),  # nor a pack sold whole be sold again in parts
+])
+def test_an_opened_pack_is_shared_by_split_dispenses_only(earlier_split, now_split, refused):
+    state = rx(S.CLAIMED, claimed_by="pharm-county")
+    earlier = [DispensedPack(LINE.trace_codes[0], "another-rx", "pharm-county", T0, split=earlier_split)]
+    lines = (line(split_pack=now_split),)
+    decide = lambda: decide_dispense(state, COUNTY, lines, pickup_hash=state.issued.pickup_code_hash,  # noqa: E731
+                                     confirmed=True, now=NOW, earlier=earlier)
+    if refused:
+        assert refusal(decide) == "trace_code_reused"
+    else:
+        assert decide().lines[0].split_pack
 
 
 def test_a_counter_dispense_without_the_code_is_refused():
