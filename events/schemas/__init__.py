@@ -17,6 +17,7 @@ from events.schemas.pharmacy import (
     PrescriptionDispensed,
     PrescriptionExpired,
     PrescriptionReleased,
+    packs_of,
 )
 from events.schemas.prescription import (
     Channel,
@@ -89,4 +90,5 @@ __all__ = [
     "ReviewPassed",
     "UtcDatetime",
     "format_utc",
+    "packs_of",
 ]

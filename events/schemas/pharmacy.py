@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from decimal import Decimal
 from typing import Literal
 from uuid import UUID
@@ -48,6 +49,16 @@ class DispensedLine(BaseModel):
     # 拆零: tablets counted out of an opened pack. Its code goes out with each such dispense until
     # the pack is used up, so it may be on several prescriptions; a whole pack's code on one only.
     split_pack: bool = Field(default=False, description="dispensed from an opened pack (拆零)")
+
+
+def packs_of(lines: Iterable[DispensedLine]) -> dict[str, bool]:
+    """The packs these lines hand out: trace code -> from an opened pack (拆零). A code on two
+    lines (refused at the counter, possible on the log) counts as its first line says."""
+    out: dict[str, bool] = {}
+    for line in lines:
+        for code in line.trace_codes:
+            out.setdefault(code, line.split_pack)
+    return out
 
 
 class PrescriptionDispensed(EventPayload):

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from events.envelope import Envelope
-from events.schemas import format_utc
+from events.schemas import format_utc, packs_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,12 +50,8 @@ class PackLedger:
         p = event.payload
         whole, split = (PackUse(line, event.stream_id, str(event.event_id), event.actor,
                                 format_utc(event.occurred_at), p.pharmacy_id, opened) for opened in (False, True))
-        codes: dict[str, PackUse] = {}
-        for item in p.lines:
-            for code in item.trace_codes:  # a code twice in one dispense: the first line counts
-                codes.setdefault(code, split if item.split_pack else whole)
-        for code, use in codes.items():
-            self.uses.setdefault(code, []).append(use)
+        for code, opened in packs_of(p.lines).items():
+            self.uses.setdefault(code, []).append(split if opened else whole)
 
     def came_back(self, event: Envelope[Any]) -> None:
         self.returned[event.stream_id] = format_utc(event.occurred_at)

@@ -76,10 +76,11 @@ def _trace_code(n: int, item: int) -> str:
     return f"8{n:011d}{item:02d}{0:06d}"
 
 
-def _reused_code(n: int) -> str:
-    """The code of a pack an earlier prescription still holds: scanned again (or sold again)."""
-    m = next(m for m in range(n - 1, -1, -1) if _scenario(m) in HOLDS_PACKS)
-    return _trace_code(m, 0)
+def _reused_code(n: int) -> str | None:
+    """The code of a pack an earlier prescription still holds (scanned again, or sold again); None
+    while no earlier one holds any."""
+    m = next((m for m in range(n - 1, -1, -1) if _scenario(m) in HOLDS_PACKS), None)
+    return None if m is None else _trace_code(m, 0)
 
 
 def _pid(n: int) -> UUID:
@@ -147,10 +148,10 @@ def journey(n: int, start: datetime) -> list[Step]:
     if scenario != "dispense_after_cancel":  # a claim after cancellation would be void anyway
         add(late, claim, STAFF[where])
     home = channel == "home_delivery"
-    reused = scenario == "pack_reused" and any(_scenario(m) in HOLDS_PACKS for m in range(n))
+    reused = _reused_code(n) if scenario == "pack_reused" else None
     lines = tuple(DispensedLine(item_index=i, drug_code=item.drug_code, quantity=item.quantity,
                                 batch_no=f"B2026{n % 10000:04d}{i}",
-                                trace_codes=(_reused_code(n) if reused and i == 0 else _trace_code(n, i),))
+                                trace_codes=(reused if reused and i == 0 else _trace_code(n, i),))
                   for i, item in enumerate(issued.items))
     dispense = PrescriptionDispensed(prescription_id=pid, pharmacy_id=where, pharmacy_kind=KIND[where],
                                      dispensed_by=STAFF[where], lines=lines, for_home_delivery=home)

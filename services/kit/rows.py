@@ -51,28 +51,26 @@ async def insert_rows(session: AsyncSession, table: Table, rows: Sequence[dict[s
 
 async def upsert(session: AsyncSession, table: Table, values: dict[str, Any], key: str) -> None:
     """Insert a read-model row or replace it, on SQLite and PostgreSQL alike."""
-    dialect = _dialect(session)
-    columns = tuple(values)
-    sqlite = raw_sqlite(session)
-    if sqlite is None:
-        await (await session.connection()).execute(_upsert_statement(dialect, table, columns, key), values)
-        return
-    sql = _upsert_sql(dialect, table, columns, key, "?")
-    sqlite.execute(sql, _bound(values, columns, _converters(dialect, table, columns)))
+    await _on_conflict(session, table, [values], key, replace=True)
 
 
 async def insert_missing(session: AsyncSession, table: Table, rows: Sequence[dict[str, Any]], key: str) -> None:
     """INSERT rows (all with the same keys) whose key is not in table yet; the others are left as they are."""
-    if not rows:
-        return
+    if rows:
+        await _on_conflict(session, table, rows, key, replace=False)
+
+
+async def _on_conflict(session: AsyncSession, table: Table, rows: Sequence[dict[str, Any]], key: str,
+                       replace: bool) -> None:
     dialect = _dialect(session)
     columns = tuple(rows[0])
     sqlite = raw_sqlite(session)
     if sqlite is None:
-        await (await session.connection()).execute(_insert_missing_statement(dialect, table, columns, key), list(rows))
+        statement = _on_conflict_statement(dialect, table, columns, key, replace)
+        await (await session.connection()).execute(statement, rows[0] if len(rows) == 1 else list(rows))
         return
     converters = _converters(dialect, table, columns)
-    sqlite.executemany(_insert_missing_sql(dialect, table, columns, key, "?"),
+    sqlite.executemany(_on_conflict_sql(dialect, table, columns, key, replace, "?"),
                        [_bound(r, columns, converters) for r in rows])
 
 
@@ -118,43 +116,35 @@ def _insert_plan(
     missing = [c.name for c in table.columns if c.default is not None and c.name not in columns]
     if missing:  # Core would fill these in; executemany cannot
         raise ValueError(f"insert into {table.name} without {missing}, which have Python-side defaults")
-    q = dialect.identifier_preparer
-    sql = (f"INSERT INTO {q.format_table(table)} ({', '.join(q.quote(c) for c in columns)}) "
-           f"VALUES ({', '.join('?' for _ in columns)})")
-    return sql, columns, _converters(dialect, table, columns)
+    return _insert_sql(dialect, table, columns, "?"), columns, _converters(dialect, table, columns)
 
 
-@functools.cache
-def _insert_missing_statement(dialect: Dialect, table: Table, columns: tuple[str, ...], key: str) -> TextClause:
-    return text(_insert_missing_sql(dialect, table, columns, key, ":{}")).bindparams(
-        *(bindparam(c, type_=table.c[c].type) for c in columns))
-
-
-@functools.cache
-def _insert_missing_sql(dialect: Dialect, table: Table, columns: tuple[str, ...], key: str, mark: str) -> str:
-    """INSERT .. ON CONFLICT (key) DO NOTHING, spelled the same by SQLite and PostgreSQL."""
+def _insert_sql(dialect: Dialect, table: Table, columns: tuple[str, ...], mark: str) -> str:
+    """INSERT INTO table (columns) VALUES (...); mark spells a parameter ("?" for sqlite3,
+    ":{}" for a named one)."""
     q = dialect.identifier_preparer
     return (f"INSERT INTO {q.format_table(table)} ({', '.join(q.quote(c) for c in columns)}) "
-            f"VALUES ({', '.join(mark.format(c) for c in columns)}) ON CONFLICT ({q.quote(key)}) DO NOTHING")
+            f"VALUES ({', '.join(mark.format(c) for c in columns)})")
 
 
 @functools.cache
-def _upsert_statement(dialect: Dialect, table: Table, columns: tuple[str, ...], key: str) -> TextClause:
-    """The upsert for Core, with typed parameters, built once per table and columns."""
-    return text(_upsert_sql(dialect, table, columns, key, ":{}")).bindparams(
+def _on_conflict_statement(dialect: Dialect, table: Table, columns: tuple[str, ...], key: str,
+                           replace: bool) -> TextClause:
+    """The statement for Core, with typed parameters, built once per table and columns."""
+    return text(_on_conflict_sql(dialect, table, columns, key, replace, ":{}")).bindparams(
         *(bindparam(c, type_=table.c[c].type) for c in columns))
 
 
 @functools.cache
-def _upsert_sql(dialect: Dialect, table: Table, columns: tuple[str, ...], key: str, mark: str) -> str:
-    """INSERT .. ON CONFLICT (key) DO UPDATE, spelled the same by SQLite and PostgreSQL; mark
-    spells a parameter ("?" for sqlite3, ":{}" for a named one).
+def _on_conflict_sql(dialect: Dialect, table: Table, columns: tuple[str, ...], key: str, replace: bool,
+                     mark: str) -> str:
+    """INSERT .. ON CONFLICT (key) DO UPDATE (replace) or DO NOTHING, spelled the same by SQLite
+    and PostgreSQL.
 
     As text because SQLAlchemy cannot cache its own on_conflict_do_update construct on SQLite:
     it compiled the statement afresh for every row, a tenth of a service's CPU.
     """
     q = dialect.identifier_preparer
-    names = ", ".join(q.quote(c) for c in columns)
     updates = ", ".join(f"{q.quote(c)} = excluded.{q.quote(c)}" for c in columns if c != key)
-    return (f"INSERT INTO {q.format_table(table)} ({names}) VALUES ({', '.join(mark.format(c) for c in columns)}) "
-            f"ON CONFLICT ({q.quote(key)}) DO UPDATE SET {updates}")
+    action = f"DO UPDATE SET {updates}" if replace else "DO NOTHING"
+    return f"{_insert_sql(dialect, table, columns, mark)} ON CONFLICT ({q.quote(key)}) {action}"

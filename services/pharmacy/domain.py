@@ -16,6 +16,7 @@ from events.schemas import (
     PrescriptionExpired,
     PrescriptionIssued,
     PrescriptionReleased,
+    packs_of,
 )
 from events.schemas.pharmacy import PharmacyKind
 from services.kit.errors import NotFound, Refused
@@ -137,9 +138,9 @@ def _packs_unused(prescription_id: str, lines: Sequence[DispensedLine], earlier:
     # returned delivery are back on the shelf and no longer in the records. An opened pack
     # (拆零) goes out in parts, each part with its code: split dispenses may share it, but a
     # pack sold whole cannot also be sold in parts, nor the other way round.
-    split = {code for line in lines if line.split_pack for code in line.trace_codes}
+    split = packs_of(lines)
     others = sorted((p for p in earlier if p.prescription_id != prescription_id
-                     and not (p.split and p.trace_code in split)), key=lambda p: p.trace_code)
+                     and not (p.split and split.get(p.trace_code))), key=lambda p: p.trace_code)
     if others:
         first = others[0]
         more = f" (and {len(others) - 1} more)" if len(others) > 1 else ""

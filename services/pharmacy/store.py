@@ -11,7 +11,7 @@ from sqlalchemy import Boolean, Column, DateTime, Integer, MetaData, String, Tab
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from events.lifecycle import BEFORE_DISPENSE, Prescription, Status
-from events.schemas import Channel, DispensedLine
+from events.schemas import Channel, DispensedLine, packs_of
 from services.kit.rows import insert_missing, stored_utc, upsert
 from services.pharmacy.domain import DispensedPack, Pharmacist, routed_to
 
@@ -103,12 +103,8 @@ async def _record_packs(session: AsyncSession, state: Prescription) -> None:
 
 def _pack_rows(lines: Sequence[DispensedLine], prescription_id: str, pharmacy_id: str,
                at: datetime) -> list[dict[str, Any]]:
-    rows: dict[str, dict[str, Any]] = {}
-    for line in lines:
-        for code in line.trace_codes:  # twice in one dispense is refused; from the log, the first counts
-            rows.setdefault(code, {"trace_code": code, "prescription_id": prescription_id,
-                                   "pharmacy_id": pharmacy_id, "dispensed_at": at, "split": line.split_pack})
-    return list(rows.values())
+    return [{"trace_code": code, "prescription_id": prescription_id, "pharmacy_id": pharmacy_id,
+             "dispensed_at": at, "split": split} for code, split in packs_of(lines).items()]
 
 
 async def take_packs(session: AsyncSession, prescription_id: str, pharmacy_id: str,
