@@ -27,6 +27,7 @@ COURIERS = ("courier-1", "courier-2")
 PHARMACIST = "ph-county"  # form(n, "delivered") routes home deliveries to pharm-county
 REVIEWER = "rph-zhao"
 DONE = "delivery.delivered"
+CATCH_UP_WAIT_S = 5  # how long a service may hold a claim or an accept for its log to catch up
 
 
 @dataclass
@@ -162,10 +163,13 @@ class Driver:
             await self.http.close()
 
     async def call(self, service: str, method: str, path: str, actor: str, body: Any = None,
-                   retry_on: tuple[int, ...] = ()) -> Any:
-        """One API call as an actor; retried (briefly) while the service has not caught up."""
+                   retry_on: tuple[int, ...] = (), wait_s: int = 0) -> Any:
+        """One API call as an actor; retried (briefly) while the service has not caught up.
+        wait_s: ask the service to wait that long for the log itself (Prefer: wait) first."""
         assert self.http is not None
         headers = {"Authorization": f"Bearer {self.tokens[actor]}"}
+        if wait_s:
+            headers["Prefer"] = f"wait={wait_s}"
         delay = 0.02
         deadline = time.monotonic() + self.step_timeout_s
         while True:
@@ -192,15 +196,18 @@ class Driver:
             if kind == "review.flagged":  # the rule pack wants a pharmacist: one signs it off
                 self.stats.flagged += 1
                 await self._sign_off(pid)
-            # The pharmacy may not have consumed the approval yet: 404/409 until it has.
-            await self.call("pharmacy", "POST", f"/api/prescriptions/{pid}/claim", PHARMACIST, retry_on=(404, 409))
+            # The pharmacy may not have consumed the approval yet: it waits for it (Prefer: wait),
+            # and past that answers 404/409 until it has.
+            await self.call("pharmacy", "POST", f"/api/prescriptions/{pid}/claim", PHARMACIST, retry_on=(404, 409),
+                            wait_s=CATCH_UP_WAIT_S)
             # 409 claim_unconfirmed: the claim is not back from the log yet; the page says "try again".
             await self.call("pharmacy", "POST", f"/api/prescriptions/{pid}/dispense", PHARMACIST,
                             {"lines": dispense_lines(body["items"], pid)}, retry_on=(409,))
             await self.log.wait(pid, "delivery.requested", timeout_s=self.step_timeout_s)
             courier = COURIERS[n % len(COURIERS)]
             for step in ("accept", "pickup"):
-                await self.call("delivery", "POST", f"/api/jobs/{pid}/{step}", courier, retry_on=(404, 409))
+                await self.call("delivery", "POST", f"/api/jobs/{pid}/{step}", courier, retry_on=(404, 409),
+                                wait_s=CATCH_UP_WAIT_S)
             await self.call("delivery", "POST", f"/api/jobs/{pid}/deliver", courier, {"pickup_code": code})
             await self.log.wait(pid, DONE, timeout_s=self.step_timeout_s)
             self.stats.done_at_client[pid] = time.time()

@@ -267,9 +267,12 @@ def main(argv: list[str] | None = None) -> int:
     path.write_text(json.dumps(report, indent=2, ensure_ascii=False, default=str))
     print(table(report))
     print(f"\nresults: {path}")
-    if args.var is None and not args.profile:
+    complete = report["throughput"]["completed"] == args.n
+    if args.var is None and not args.profile and complete:
         shutil.rmtree(work, ignore_errors=True)
-    return 0 if report["throughput"]["completed"] == args.n else 1
+    elif not complete:  # the services' and broker's logs are what tells why
+        print(f"stack directory kept, with the services' and broker's logs: {work}")
+    return 0 if complete else 1
 
 
 if __name__ == "__main__":

@@ -112,7 +112,9 @@ def table(report: dict[str, Any]) -> str:
             a = st[mode]
             lines.append(f"  event store {mode} ({a['events']} events, 1/tx): "
                          f"ours {a['ours_events_per_s']}/s (signing) "
-                         f"vs eventsourcing {a['eventsourcing_events_per_s']}/s -> x{a['ratio_ours_over_theirs']}")
+                         f"vs eventsourcing {a['eventsourcing_events_per_s']}/s -> x{a['ratio_ours_over_theirs']}; "
+                         f"ours on bytes sealed beforehand {a['ours_sealed_beforehand_events_per_s']}/s "
+                         f"-> x{a['ratio_ours_sealed_beforehand_over_theirs']}")
         cp = b.get("consumer_pipeline") or {}
         for key in [k for k in cp if k.startswith("batch_")]:
             lines.append(f"  consumer pipeline, {key.replace('_', ' ')} per transaction: "

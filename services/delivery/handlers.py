@@ -28,7 +28,7 @@ from services.delivery.store import (
     put_code_attempts,
 )
 from services.kit.errors import NotFound, Refused
-from services.kit.http import ActorDep, require_role
+from services.kit.http import ActorDep, WaitDep, require_role
 from services.kit.service import Service
 from services.kit.store import Decision
 
@@ -66,11 +66,15 @@ def _service(request: Request) -> Service:
 
 
 async def _act(request: Request, actor: Signer, prescription_id: UUID,
-               decide: Callable[[Prescription], EventPayload]) -> dict[str, Any]:
-    """The courier's act on one job: decided, signed by him, appended in one transaction."""
+               decide: Callable[[Prescription], EventPayload], wait_s: float = 0.0) -> dict[str, Any]:
+    """The courier's act on one job: decided, signed by him, appended in one transaction; with
+    wait_s, a job not here yet (its dispense still on the way) is waited for that long."""
     require_role(actor, Role.COURIER)
-    svc = _service(request)
-    return _answer(await svc.execute(str(prescription_id), lambda s: [Decision(decide(s), actor, svc.new_id())]))
+    svc, stream = _service(request), str(prescription_id)
+
+    async def act_now() -> Prescription:
+        return await svc.execute(stream, lambda s: [Decision(decide(s), actor, svc.new_id())])
+    return _answer(await svc.news.when_caught_up(stream, wait_s, act_now))
 
 
 def _answer(state: Prescription) -> dict[str, Any]:
@@ -111,9 +115,9 @@ async def job(prescription_id: UUID, actor: ActorDep, request: Request, response
 
 
 @router.post("/jobs/{prescription_id}/accept")
-async def accept(prescription_id: UUID, actor: ActorDep, request: Request) -> dict[str, Any]:
-    """The courier takes an open job."""
-    return await _act(request, actor, prescription_id, lambda s: domain.decide_accept(s, actor.actor_id))
+async def accept(prescription_id: UUID, actor: ActorDep, request: Request, wait: WaitDep) -> dict[str, Any]:
+    """The courier takes an open job (with `Prefer: wait=N`, one not here yet is waited for)."""
+    return await _act(request, actor, prescription_id, lambda s: domain.decide_accept(s, actor.actor_id), wait)
 
 
 @router.post("/jobs/{prescription_id}/pickup")

@@ -63,7 +63,7 @@ class Consumer:
     """Turns raw log messages into applied events, exactly once per event_id."""
 
     def __init__(self, db: Database, store: EventStore, verifier: Verifier, react: React, project: Project,
-                 after_commit: Callable[[Sequence[str]], None] = lambda _ids: None) -> None:
+                 after_commit: Callable[[Sequence[Envelope[Any]]], None] = lambda _events: None) -> None:
         self.db, self.store, self.verifier, self.react, self.project = db, store, verifier, react, project
         self.after_commit = after_commit
 
@@ -109,7 +109,7 @@ class Consumer:
             for stream in batch.streams.values():
                 if stream.touched:
                     await self.project(s, stream.state())
-        self.after_commit([str(e.event_id) for e, _, _ in batch.consumed])
+        self.after_commit([e for e, _, _ in batch.consumed])
         for eid, kind, reason in voids:
             log.info("void event %s (%s): %s", eid, kind, reason)
         return outcomes  # type: ignore[return-value]

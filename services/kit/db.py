@@ -40,7 +40,7 @@ def _sqlite_begin(conn) -> None:  # type: ignore[no-untyped-def]
         conn.exec_driver_sql("BEGIN")
 
 
-# Group commit (SQLite only): with synchronous=FULL every COMMIT is an fsync (about 4 ms on
+# Group commit (SQLite only): with synchronous=FULL every COMMIT is an fsync (0.2-4 ms on
 # the benchmark machine), and SQLite has one writer at a time, so one commit per write would
 # cap a service at ~250 writes/s. Writers that queue while one runs join its transaction,
 # each in its own SAVEPOINT, and the last of them commits for all: one fsync per group.

@@ -19,3 +19,9 @@ class NotFound(Refused):
 
     def __init__(self, what: str) -> None:
         super().__init__("not_found", f"{what} not found")
+
+
+class NotYet(Refused):
+    """A refusal the log may still lift: what the action needs (an approval, a delivery job) is
+    not in this service's copy of the stream yet, and may be on its way. A caller that asked to
+    wait (Prefer: wait) is answered once it arrives."""

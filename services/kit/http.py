@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Annotated, Any
 
@@ -11,11 +12,11 @@ from fastapi.responses import JSONResponse
 
 from events.secrets_store import token_digest
 from events.signing import Signer
-from services.kit.errors import NotFound, Refused
+from services.kit.errors import NotFound, NotYet, Refused
 from services.kit.running import Running
 
-__all__ = ["ActorDep", "NotFound", "Refused", "current_actor", "install_error_handlers", "require_role",
-           "service_app"]
+__all__ = ["ActorDep", "NotFound", "NotYet", "Refused", "WaitDep", "current_actor", "install_error_handlers",
+           "require_role", "service_app"]
 
 
 def service_app(title: str, runtime: Running, routers: Sequence[APIRouter],
@@ -74,3 +75,17 @@ def require_role(actor: Signer, *roles: str) -> None:
     """403 unless the actor holds one of the roles."""
     if actor.role not in roles:
         raise HTTPException(403, {"reason": "forbidden", "message": f"role {actor.role} may not do this"})
+
+
+MAX_WAIT_S = 10.0  # a client may hold a request this long for the log to catch up, no longer
+_PREFER_WAIT = re.compile(r"(?:^|[,;\s])wait\s*=\s*\"?(\d+)\"?", re.IGNORECASE)
+
+
+async def prefer_wait(request: Request) -> float:
+    """Seconds the client will wait for this service to catch up with the log (RFC 7240
+    `Prefer: wait=N`), at most MAX_WAIT_S; 0 without the header, or with one that names no wait."""
+    found = _PREFER_WAIT.search(request.headers.get("prefer", ""))
+    return min(float(found.group(1)), MAX_WAIT_S) if found else 0.0
+
+
+WaitDep = Annotated[float, Depends(prefer_wait)]

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -25,8 +23,9 @@ from events.verifier import Verifier
 from services.kit import tables
 from services.kit.consumer import Consumer, kafka_time
 from services.kit.db import Database
-from services.kit.http import NotFound, Refused, service_app
+from services.kit.http import NotFound, NotYet, Refused, service_app
 from services.kit.keystore import load_keystore
+from services.kit.news import StreamNews
 from services.kit.offsets import OffsetWatch, take_contiguous
 from services.kit.outbox import Outbox
 from services.kit.running import Running
@@ -84,8 +83,7 @@ class Service(Running):
         self.broker = KafkaBroker(s.bootstrap, enable_idempotence=False, acks="all",
                                   client_id=f"rxflow-{self.spec.name}", max_batch_size=s.producer_batch_bytes)
         self.outbox = Outbox(self.db, self.broker, s.outbox_batch, s.publish_linger_ms / 1000)
-        self._confirmations: dict[str, asyncio.Future[None]] = {}
-        self._recent: OrderedDict[str, None] = OrderedDict()  # ids consumed lately
+        self.news = StreamNews()  # commands waiting for the consumer to bring their stream forward
         self.offsets = OffsetWatch()
         self.consumer = Consumer(self.db, self.store, self.verifier, self._react, self.spec.project,
                                  self._consumed)
@@ -185,32 +183,23 @@ class Service(Running):
         return fold(stream_id, history)[0]
 
     async def wait_confirmed(self, stream_id: str, timeout_s: float = 5.0) -> bool:
-        """Wait until this service's events on the stream have come back from the log."""
-        async with self.db.read() as s:
-            pending = await self.store.pending(s, stream_id)
-        if not pending:
+        """Wait until this service's events on the stream have come back from the log: read again
+        each time the consumer commits events of the stream, never by polling the database (a
+        hundred dispenses waiting once meant thousands of reads a second)."""
+        async def confirmed() -> bool:
+            async with self.db.read() as s:
+                if await self.store.pending(s, stream_id):
+                    raise NotYet("unconfirmed", f"this service's events on {stream_id} are not back from the log")
             return True
-        # Woken by the consumer when it commits these event ids (no polling of the database:
-        # a hundred dispenses waiting used to mean thousands of reads a second).
-        loop = asyncio.get_running_loop()
-        # Ids the consumer committed while our read was closing are in _recent: no wake-up is missed.
-        futures = [self._confirmations.setdefault(eid, loop.create_future())
-                   for eid in pending if eid not in self._recent]
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.gather(*(asyncio.shield(f) for f in futures)), timeout_s)
-        async with self.db.read() as s:  # the database decides, whatever woke us
-            return not await self.store.pending(s, stream_id)
+        try:
+            return await self.news.when_caught_up(stream_id, timeout_s, confirmed)
+        except NotYet:
+            return False
 
-    def _consumed(self, event_ids: Sequence[str]) -> None:
+    def _consumed(self, events: Sequence[Envelope[Any]]) -> None:
         """After a consumer transaction committed: publish what it decided, wake who waited."""
         self.outbox.wake()
-        for eid in event_ids:
-            self._recent[eid] = None
-            future = self._confirmations.pop(eid, None)
-            if future is not None and not future.done():
-                future.set_result(None)
-        while len(self._recent) > 10_000:
-            self._recent.popitem(last=False)
+        self.news.arrived(e.stream_id for e in events)
 
     async def start(self) -> None:
         """Create tables, connect to the broker, start the outbox and background loops."""

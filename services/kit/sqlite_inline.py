@@ -1,10 +1,11 @@
-"""SQLite connections whose statements run on the event loop's thread, and commits off it.
+"""SQLite connections whose statements run on the event loop's thread, and slow commits off it.
 
 aiosqlite runs every call on a worker thread: each statement costs a queue hand-off, a thread
 wake-up, a GIL hand-over and a wake-up of the loop, which together took a quarter of a
 service's CPU, more than SQLite spent on the statements themselves (tens of microseconds on
-a local file). Only the COMMIT waits on the disk (synchronous=FULL: an fsync), so it alone
-stays on the worker thread, where the loop is free meanwhile.
+a local file). Only the COMMIT waits on the disk (synchronous=FULL: an fsync), so aiosqlite's
+commit stays on the worker thread, for the writer to use once commits turn slow
+(group_tx.Writer.commit decides).
 
 Nothing blocks inside a statement: a service's only writer is serialised by Database's lock,
 and with WAL, readers and the writer never wait for each other.

@@ -19,7 +19,7 @@ from events.schemas import (
     packs_of,
 )
 from events.schemas.pharmacy import PharmacyKind
-from services.kit.errors import NotFound, Refused
+from services.kit.errors import NotFound, NotYet, Refused
 
 S = Status
 # Directory org kinds that dispense, and how the events name them (双通道: hospital or retail).
@@ -73,7 +73,7 @@ def _status_refusal(state: Prescription) -> Refused:
         return Refused(str(status), f"the prescription was {status}")
     if status == S.APPROVED:
         return Refused("not_claimed", "claim the prescription first")
-    return Refused("not_approved", f"the prescription is {status}, not yet approved")
+    return NotYet("not_approved", f"the prescription is {status}, not yet approved")
 
 
 def _still_valid(issued: PrescriptionIssued, now: datetime) -> None:

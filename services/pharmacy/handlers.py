@@ -16,7 +16,7 @@ from events.lifecycle import Prescription
 from events.privacy import pickup_code_hash
 from events.schemas import DispensedLine
 from services.kit.errors import NotFound
-from services.kit.http import ActorDep, require_role
+from services.kit.http import ActorDep, WaitDep, require_role
 from services.kit.service import Service
 from services.kit.store import Decision
 from services.pharmacy import domain, store
@@ -112,13 +112,17 @@ async def one(prescription_id: UUID, who: PharmacistDep, request: Request) -> di
 
 
 @router.post("/prescriptions/{prescription_id}/claim")
-async def claim(prescription_id: UUID, who: PharmacistDep, actor: ActorDep, request: Request) -> dict[str, Any]:
-    """Take an approved prescription exclusively; every other claim then gets 409."""
-    svc = _service(request)
-    now = svc.clock()
-    state = await svc.execute(str(prescription_id), lambda s: [
-        Decision(domain.decide_claim(s, who, now), actor, svc.new_id())], at=now)
-    return _answer(state)
+async def claim(prescription_id: UUID, who: PharmacistDep, actor: ActorDep, request: Request,
+                wait: WaitDep) -> dict[str, Any]:
+    """Take an approved prescription exclusively; every other claim then gets 409. With
+    `Prefer: wait=N`, an approval not yet here is waited for, up to N seconds."""
+    svc, stream = _service(request), str(prescription_id)
+
+    async def claim_now() -> Prescription:
+        now = svc.clock()  # read on each try: a claim after a wait happened after it
+        return await svc.execute(stream, lambda s: [
+            Decision(domain.decide_claim(s, who, now), actor, svc.new_id())], at=now)
+    return _answer(await svc.news.when_caught_up(stream, wait, claim_now))
 
 
 @router.post("/prescriptions/{prescription_id}/release")

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, select
 
 from services.kit import db as kit_db
+from services.kit import group_tx
 from services.kit.db import Database
 
 metadata = MetaData()
@@ -85,3 +86,24 @@ async def test_writers_woken_by_a_commit_join_the_next_group_together(db, monkey
     # All sixteen come back from a commit at once: they should share the next one, not split
     # into a writer alone and the fifteen behind it (which averaged ~8 bodies a commit).
     assert db.writes / db.commits > 12, (db.writes, db.commits)
+
+
+async def test_quick_commits_run_on_the_loop_and_slow_ones_on_the_worker_thread(db, monkeypatch):
+    async def write(text: str) -> None:
+        async with db.write() as s:
+            await s.execute(insert(notes).values(text=text))
+
+    await write("quick")
+    writer = db._writer
+    assert writer is not None and writer.commits_on_loop == 1
+    # A slow disk: the running mean is past the limit, so the fsync goes to aiosqlite's thread,
+    # and what it committed is there for another connection all the same.
+    monkeypatch.setattr(writer, "recent_commit_s", 10.0)
+    for i in range(3):
+        await write(f"slow{i}")
+    assert writer.commits_on_loop == 1 and await _count(db) == 4
+    # Quick again: each commit pulls the mean down, and commits come back to the loop.
+    for i in range(60):
+        await write(f"again{i}")
+    assert writer.recent_commit_s < group_tx.SLOW_COMMIT_S
+    assert writer.commits_on_loop > 1 and await _count(db) == 64

@@ -34,6 +34,7 @@ def test_a_tiny_run_writes_every_field(tmp_path, capsys):
     kafka, sig, store = (report["baselines"][k] for k in ("kafka_raw", "ed25519", "event_store"))
     assert kafka["consume_msgs_per_s"] > 0 and sig["sign_per_s"] > 0 and sig["verify_per_s"] > 0
     assert store["append_one_writer"]["ratio_ours_over_theirs"] > 0 and store["load"]["ours_rows_events_per_s"] > 0
+    assert store["append_one_writer"]["ratio_ours_sealed_beforehand_over_theirs"] > 0
     t = report["throughput"]
     assert t["stopped_early"] is None and sum(t["delivered_per_10s"]) == t["completed"] == 20
     assert "throughput" in capsys.readouterr().out  # the table was printed
