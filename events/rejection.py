@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from events.text import storable
+
 
 class Reason(StrEnum):
     OVERSIZED = "oversized"
@@ -29,6 +31,13 @@ class Rejected:
     reason: Reason
     detail: str
     event_id: str | None = None
+
+    def __post_init__(self) -> None:
+        # The detail and the claimed id may quote the message; the record of a rejection must
+        # store whatever the message held (events/text.py), or the consumer stops on it.
+        object.__setattr__(self, "detail", storable(self.detail))
+        if self.event_id is not None:
+            object.__setattr__(self, "event_id", storable(self.event_id))
 
     def describe(self) -> str:
         """One line for logs and reports."""

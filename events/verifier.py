@@ -19,6 +19,7 @@ from events.envelope import ENVELOPE_FIELDS, MAX_MESSAGE_BYTES, Envelope
 from events.keyring import Keyring
 from events.rejection import Reason, Rejected
 from events.signing import verify_signature
+from events.text import holds_nul
 from events.upcasting import UPCASTERS, UnknownVersion, Upcasters
 
 # How far occurred_at may lie behind the broker's append time when that time is known:
@@ -64,10 +65,19 @@ class Verifier:
             obj = strict_loads(raw)
         except (UnicodeDecodeError, ValueError, RecursionError) as exc:
             return Rejected(Reason.NOT_JSON, str(exc)[:200])
+        try:
+            # What the signature covers, computed once, and here: JSON that RFC 8785 cannot write
+            # (an integer beyond 2^53) is not JSON we read, and raising would stop a consumer.
+            signed = signed_part(obj) if isinstance(obj, dict) else b""
+        except (ValueError, RecursionError) as exc:
+            return Rejected(Reason.NOT_JSON, f"cannot be canonicalised (RFC 8785): {exc}"[:300], _event_id(obj))
         header = self._header(obj)
         if isinstance(header, Rejected):
             return header
-        return self._check(obj, header, raw, received_at)
+        if holds_nul(raw):  # no field may: PostgreSQL's text cannot store it (events/text.py)
+            return Rejected(Reason.SCHEMA_VIOLATION, "a text holds U+0000 (NUL), which no field allows",
+                            str(header.event_id))
+        return self._check(obj, header, raw, signed, received_at)
 
     def _header(self, obj: Any) -> Envelope[Any] | Rejected:
         if not isinstance(obj, dict):
@@ -84,7 +94,7 @@ class Verifier:
             return Rejected(Reason.SCHEMA_VIOLATION, _first_error(exc), _event_id(obj))
 
     def _check(
-        self, obj: dict[str, Any], head: Envelope[Any], raw: bytes, received_at: datetime | None
+        self, obj: dict[str, Any], head: Envelope[Any], raw: bytes, signed: bytes, received_at: datetime | None
     ) -> Accepted | Rejected:
         eid = str(head.event_id)
         key = self.keyring.get(head.key_id)
@@ -96,7 +106,7 @@ class Verifier:
             )
         if not key.valid_at(head.occurred_at):
             return Rejected(Reason.KEY_NOT_VALID, _validity(key, head.occurred_at), eid)
-        if not verify_signature(key.public_key, head.signature, signed_part(obj)):
+        if not verify_signature(key.public_key, head.signature, signed):
             return Rejected(Reason.BAD_SIGNATURE, "signature does not match the content", eid)
         skew = self.max_clock_skew
         if received_at is not None and skew is not None and received_at - head.occurred_at > skew:

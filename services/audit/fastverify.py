@@ -32,6 +32,7 @@ from events.keyring import Keyring
 from events.rejection import Reason, Rejected
 from events.schemas import KeyRegistered, KeyRevoked
 from events.signing import verify_signature
+from events.text import holds_nul
 from events.verifier import MAX_CLOCK_SKEW, Accepted, Verifier, _binding_problem
 
 log = logging.getLogger(__name__)
@@ -140,7 +141,7 @@ def safe_verify(verifier: Verifier, raw: bytes, received_at: datetime | None) ->
     """events.verifier, turning its rare crashes into a rejection: a ledger must not stall."""
     try:
         return verifier.verify(raw, received_at)
-    except Exception as exc:  # e.g. rfc8785 refusing an integer beyond 2^53 inside the payload
+    except Exception as exc:  # a verifier bug must cost one message, not the ledger
         log.warning("verifier raised on a message: %r", exc)
         return Rejected(Reason.NOT_JSON, f"cannot be canonicalised (RFC 8785): {exc}"[:300])
 
@@ -210,7 +211,7 @@ class FastVerifier:
         """Every check but the signature's (all must pass, so their order does not matter); None
         means: ask the slow path."""
         obj = canonical_object(raw) if len(raw) <= MAX_MESSAGE_BYTES else None
-        if obj is None or obj.keys() != _FIELDS:
+        if obj is None or obj.keys() != _FIELDS or holds_nul(raw):
             return None
         kind, version = obj["type"], obj["schema_version"]
         known = self.types.get(kind) if type(kind) is str else None

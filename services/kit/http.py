@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from events.secrets_store import token_digest
 from events.signing import Signer
 from services.kit.errors import NotFound, NotYet, Refused
+from services.kit.nul_guard import RefuseNul
 from services.kit.running import Running
 
 __all__ = ["ActorDep", "NotFound", "NotYet", "Refused", "WaitDep", "current_actor", "install_error_handlers",
@@ -33,6 +34,7 @@ def service_app(title: str, runtime: Running, routers: Sequence[APIRouter],
                 yield
 
     app = FastAPI(title=title, lifespan=lifespan)
+    app.add_middleware(RefuseNul)
     app.state.service = runtime
     install_error_handlers(app)
     for router in routers:

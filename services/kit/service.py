@@ -106,8 +106,9 @@ class Service(Running):
             taken = take_contiguous(self.offsets, msg, self.spec.name)
             began, now = asyncio.get_running_loop().time(), utc_now()
             if taken.records:
-                await self.consumer.handle_batch([
-                    (r.value, Delivery(r.topic, r.partition, r.offset, now), kafka_time(r)) for r in taken.records])
+                # A record without a value (a tombstone) is no event: b"" is rejected as not JSON.
+                await self.consumer.handle_batch([(r.value or b"", Delivery(r.topic, r.partition, r.offset, now),
+                                                   kafka_time(r)) for r in taken.records])
             # The next batch starts consume_interval_ms after this one began at the earliest
             # (settings say why); this one is acknowledged after the wait, which only delays it.
             wait = began + s.consume_interval_ms / 1000 - asyncio.get_running_loop().time()

@@ -70,6 +70,22 @@ async def test_malformed_request_is_422_naming_the_field_and_changes_nothing(rx)
     assert await count(rx.service, tables.events) == 0
 
 
+async def test_text_holding_nul_is_422_at_the_door_and_changes_nothing(rx):
+    # PostgreSQL cannot store U+0000 and every verifier refuses an event holding it.
+    bad = {**FORM, "items": [{**FORM["items"][0], "drug_name": "氨氯地平\x00片"}]}
+    resp = await rx.client.post("/api/prescriptions", json=bad, headers=rx.doctor)
+    assert resp.status_code == 422 and resp.json()["detail"][0]["loc"] == ["body"]
+    assert "U+0000" in resp.json()["detail"][0]["msg"]
+    resp = await rx.client.get("/api/prescriptions?status=%00", headers=rx.doctor)
+    assert resp.status_code == 422 and resp.json()["detail"][0]["loc"] == ["query"]
+    resp = await rx.client.post("/api/prescriptions/a%00b/cancel", json={"reason": "x"}, headers=rx.doctor)
+    assert resp.status_code == 422 and resp.json()["detail"][0]["loc"] == ["path"]
+    assert await count(rx.service, tables.events) == 0
+    # A backslash followed by "u0000" is plain text, not NUL, and is taken as such.
+    fine = {**FORM, "items": [{**FORM["items"][0], "drug_name": "氨氯地平片\\u0000"}]}
+    assert (await rx.client.post("/api/prescriptions", json=fine, headers=rx.doctor)).status_code == 201
+
+
 async def test_unknown_id_is_404_and_no_token_is_401(rx):
     resp = await rx.client.post("/api/prescriptions/00000000-0000-0000-0000-000000000000/cancel",
                                 json={"reason": "x"}, headers=rx.doctor)

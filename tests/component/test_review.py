@@ -197,6 +197,37 @@ async def test_a_forged_event_is_recorded_and_the_next_good_one_is_processed(rv)
     assert (await rv.service.state(str(pid))).status == "approved"
 
 
+async def test_a_message_rfc8785_cannot_write_is_recorded_and_the_traffic_flows_on(rv):
+    # One crafted message (a real key id, an integer beyond 2^53) must not stop the consumer.
+    doctor, pid = rv.ids.signer("dr-wang"), uuid4()
+    good = StreamWriter(pid).emit(issued(doctor, pid), "prescriber", doctor)
+    crafted = json.loads(good)
+    crafted["payload"]["patient"]["age_years"] = 2**60
+    await rv.publish(json.dumps(crafted).encode(), key=str(pid))
+    await rv.publish(good, key=str(pid))
+    assert (await rv.service.state(str(pid))).status == "approved"
+    async with rv.service.db.read() as s:
+        assert (await s.execute(select(tables.rejections.c.reason))).scalars().all() == ["not_json"]
+
+
+@pytest.mark.parametrize("claimed_id, why", [("\\ud800", "not_json"), ("a\\u0000b", "schema_violation")])
+async def test_text_no_database_stores_is_recorded_escaped_and_the_traffic_flows_on(rv, claimed_id, why):
+    # Unsigned junk claiming an event id that is not UTF-8 (a lone surrogate) or holds NUL: the
+    # record of its rejection must store, or the consumer would stop on it for good.
+    doctor, pid = rv.ids.signer("dr-wang"), uuid4()
+    good = StreamWriter(pid).emit(issued(doctor, pid), "prescriber", doctor)
+    crafted = json.loads(good)
+    crafted["stream_version"] = "first"
+    junk = json.dumps(crafted).replace(crafted["event_id"], claimed_id)
+    await rv.publish(junk.encode(), key=str(pid))
+    await rv.publish(good, key=str(pid))
+    assert (await rv.service.state(str(pid))).status == "approved"
+    async with rv.service.db.read() as s:
+        rows = (await s.execute(select(tables.rejections.c.reason, tables.rejections.c.event_id))).all()
+    assert [tuple(r) for r in rows] == [(why, json.loads(f'"{claimed_id}"').encode(
+        "utf-8", "backslashreplace").decode().replace("\x00", "\\x00"))]
+
+
 async def test_malformed_unknown_and_expired_requests_change_nothing(manual):
     pid, _ = await prescribe(manual)
     before = await counts(manual.service)

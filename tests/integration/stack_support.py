@@ -32,13 +32,13 @@ async def read_log(bootstrap: str, topic: str = "rx.events") -> list[bytes]:
         await consumer.stop()
 
 
-async def republish(bootstrap: str, messages: list[bytes], topic: str = "rx.events") -> None:
-    """Put messages on the log again, keyed as the services key them: a redelivery of everything."""
+async def republish(bootstrap: str, messages: list[bytes | None], topic: str = "rx.events") -> None:
+    """Put messages on the log again, keyed as the services key them (None: a record with no value)."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=False, acks="all")
     await producer.start()
     try:
         for raw in messages:
-            key = json.loads(raw)["stream_id"].encode() if raw.startswith(b"{") else b"junk"
+            key = json.loads(raw)["stream_id"].encode() if raw and raw.startswith(b'{"') else b"junk"
             await producer.send(topic, raw, key=key)
         await producer.flush()
     finally:

@@ -157,9 +157,14 @@ async def test_a_forged_event_is_rejected_with_its_reason_and_traffic_flows_on(s
     log = await read_log(bootstrap)
     forged = json.loads(log[0])
     forged["payload"]["items"][0]["dose"] = "500"  # changed after signing
+    # Each of these once stopped a consumer for good, retried on every redelivery: JSON that RFC
+    # 8785 cannot write, an id no database stores as text, a record with no value at all.
+    huge = {**forged, "payload": {**forged["payload"], "valid_days": 2**60}}
+    surrogate = json.dumps({**forged, "stream_version": "x"}).replace(forged["event_id"], "\\udfff")
+    junk = [json.dumps(forged).encode(), b"not json at all", json.dumps(huge).encode(), surrogate.encode(), None]
     before = row_counts(stack.var / "db", "review")["rejections"]
-    await republish(bootstrap, [json.dumps(forged).encode(), b"not json at all"])
+    await republish(bootstrap, junk)
     rows = await run_demo(urls(stack), tokens, 10, _time_travel(stack))
     assert [(s, a) for _, s, e, a in rows if e != a] == []
     await wait_consumed(bootstrap, SERVICES)
-    assert row_counts(stack.var / "db", "review")["rejections"] == before + 2
+    assert row_counts(stack.var / "db", "review")["rejections"] == before + len(junk)

@@ -38,11 +38,7 @@ def both(keys_dir, raws: list[bytes], received=None) -> list[tuple[object, objec
     out = []
     for index, raw in enumerate(raws):
         received_at = received if index >= 16 else None
-        a = fast.verify(raw, received_at)
-        try:
-            b = slow.verify(raw, received_at)
-        except ValueError as exc:  # events.verifier cannot canonicalise some inputs: it raises
-            b = exc
+        a, b = fast.verify(raw, received_at), slow.verify(raw, received_at)
         for verifier, result in ((fast, a), (slow, b)):
             if isinstance(result, Accepted) and result.event.type.startswith("key."):
                 verifier.keyring.apply(result.event.payload)
@@ -51,8 +47,6 @@ def both(keys_dir, raws: list[bytes], received=None) -> list[tuple[object, objec
 
 
 def same(a, b) -> bool:
-    if isinstance(b, Exception):
-        return not isinstance(a, Accepted) and a.reason == "not_json"
     if isinstance(a, Accepted) or isinstance(b, Accepted):
         return isinstance(a, Accepted) and isinstance(b, Accepted) and a.event == b.event and a.raw == b.raw
     return (a.reason, a.detail, a.event_id) == (b.reason, b.detail, b.event_id)

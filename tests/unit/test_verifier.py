@@ -58,6 +58,28 @@ def test_not_json(verifier, raw):
     assert reason(verifier.verify(raw)) is Reason.NOT_JSON
 
 
+def test_json_that_rfc8785_cannot_write_is_rejected_not_raised(verifier, doctor):
+    # A forger holding nothing but a real key id: the verifier must answer, not crash its consumer.
+    obj = json.loads(signed_issue(doctor))
+    obj["payload"]["patient"]["age_years"] = 2**60
+    result = verifier.verify(json.dumps(obj).encode())
+    assert reason(result) is Reason.NOT_JSON and "RFC 8785" in result.detail
+    assert result.event_id == obj["event_id"]
+
+
+def test_a_signed_text_holding_nul_is_a_schema_violation(identities, verifier, doctor):
+    # Signed by its key holder, yet no consumer on PostgreSQL could store it: refused everywhere.
+    from services.audit.fastverify import FastVerifier
+
+    obj = json.loads(signed_issue(doctor))
+    obj.pop("signature")
+    obj["payload"]["items"][0]["drug_name"] = "氨氯地平\x00片"
+    raw = sign_envelope(obj, doctor)
+    result = verifier.verify(raw)
+    assert reason(result) is Reason.SCHEMA_VIOLATION and "U+0000" in result.detail
+    assert FastVerifier(identities.keyring()).verify(raw) == result
+
+
 @pytest.mark.parametrize("raw", [b"[]", b"{}", b'{"event_id": 1}'])
 def test_not_an_envelope_is_a_schema_violation(verifier, raw):
     assert reason(verifier.verify(raw)) is Reason.SCHEMA_VIOLATION
