@@ -28,7 +28,7 @@ from typing import Any
 import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from benchmarks import baselines, procstat
+from benchmarks import baselines, procstat, store_baseline
 from benchmarks.driver import DONE, Driver, LogWatcher
 from benchmarks.profiler import Profiler
 from benchmarks.report import percentiles, table
@@ -215,7 +215,7 @@ async def measure_baselines(stack: Stack, samples: list[list[bytes]], n: int, qu
     # Each append gets new stream and event ids, so a short sample is simply used again.
     journeys = [[read_verified(raw) for raw in journey] for journey in (samples * want)[:want]]
     if journeys:
-        out["event_store"] = await baselines.event_stores(ids, journeys)
+        out["event_store"] = await store_baseline.event_stores(ids, journeys)
     out["consumer_pipeline"] = await baselines.consumer_pipeline(ids, flat[: 450 if quick else 1800])
     return out
 

@@ -33,8 +33,10 @@ class RefuseNul:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         query = scope.get("query_string", b"")
-        if "\x00" in scope["path"] or b"%00" in query or b"\x00" in query:
-            return await _refuse(scope, receive, send, "query" if "\x00" not in scope["path"] else "path")
+        if "\x00" in scope["path"]:
+            return await _refuse(scope, receive, send, "path")
+        if b"%00" in query or b"\x00" in query:
+            return await _refuse(scope, receive, send, "query")
         if scope["method"] in _NO_BODY:
             return await self.app(scope, receive, send)
         # The whole body is read before the app sees any of it: a refusal must come first.
