@@ -18,6 +18,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from events.canonical import signed_part, strict_loads
 from events.identities import Identities
+from events.signing import public_key_bytes, signature_valid
 from events.verifier import Verifier, read_verified
 from infra.kafka_admin import ensure_topics
 from services.kit import tables
@@ -95,7 +96,12 @@ def ed25519(ids: Identities, samples: list[bytes], seconds: float = 1.5) -> dict
     public = signer.private_key.public_key()
     sig = signer.private_key.sign(messages[0])
     out: dict[str, Any] = {"message_bytes": round(sum(map(len, messages)) / len(messages))}
-    ops = (("sign", lambda m: signer.private_key.sign(m)), ("verify", lambda m: public.verify(sig, messages[0])))
+    raw_public = public_key_bytes(public)
+    # verify: libsodium, what every verifier here uses; verify_openssl: the same check through
+    # `cryptography`, what the services used before (events/signing.py says why they moved).
+    ops = (("sign", lambda m: signer.private_key.sign(m)),
+           ("verify", lambda m: signature_valid(raw_public, sig, messages[0])),
+           ("verify_openssl", lambda m: public.verify(sig, messages[0])))
     for name, op in ops:
         n, began = 0, time.perf_counter()
         while time.perf_counter() - began < seconds:

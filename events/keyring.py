@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from events.authority import Role
 from events.schemas import KeyRegistered, KeyRevoked
-from events.signing import load_public_key
+from events.signing import load_public_key, public_key_bytes
 
 ROOT_ACTOR = "platform-root"
 
@@ -24,6 +24,11 @@ class KeyRecord:
     valid_from: datetime | None  # None: always (the pinned root key)
     valid_until: datetime | None = None
     revoked_at: datetime | None = None
+    # The 32 raw bytes, what signature checks take (kept, not recomputed per message).
+    public_raw: bytes = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "public_raw", public_key_bytes(self.public_key))
 
     def valid_at(self, at: datetime) -> bool:
         """True when the key could sign at this moment: registered, not expired, not revoked."""

@@ -125,9 +125,8 @@ def _why_void(state: Prescription, event: Envelope[Any]) -> str | None:
     if state.status not in sources:
         return f"{event.type} not allowed in state {state.status}"
     p = event.payload
-    claimant = getattr(p, "pharmacy_id", None)
-    if event.type in ("prescription.released", "prescription.dispensed") and claimant != state.claimed_by_pharmacy:
-        return f"{claimant} did not claim it ({state.claimed_by_pharmacy} did)"
+    if event.type in ("prescription.released", "prescription.dispensed") and p.pharmacy_id != state.claimed_by_pharmacy:
+        return f"{p.pharmacy_id} did not claim it ({state.claimed_by_pharmacy} did)"
     if (event.type.startswith("delivery.") and event.type != "delivery.requested"
             and str(p.delivery_id) != state.delivery_id):
         return f"delivery {p.delivery_id} is not this prescription's delivery"
@@ -154,7 +153,9 @@ def _absorbed(event: Envelope[Any]) -> dict[str, Any]:
         changes["courier_id"] = p.courier_id
     if event.type in ("prescription.approved", "prescription.rejected"):
         changes["reviewer_id"] = p.reviewer_id
-    reason = getattr(p, "reason", None)
+    # Not getattr(p, "reason", None): on a pydantic model a missing attribute raises inside
+    # __getattr__ first, and that was 2 % of every service's CPU (folding is on every path).
+    reason = p.__dict__.get("reason")
     if isinstance(reason, str):
         changes["last_reason"] = reason
     return changes

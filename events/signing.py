@@ -5,9 +5,10 @@ from __future__ import annotations
 import base64
 from dataclasses import dataclass
 
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from nacl.bindings import crypto_sign_open
+from nacl.exceptions import BadSignatureError
 
 
 def b64encode(data: bytes) -> str:
@@ -25,10 +26,14 @@ def b64decode(text: str) -> bytes:
     return data
 
 
+def public_key_bytes(key: Ed25519PublicKey) -> bytes:
+    """The raw 32-byte public key."""
+    return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
 def public_key_text(key: Ed25519PublicKey) -> str:
     """The raw 32-byte public key as base64url."""
-    raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    return b64encode(raw)
+    return b64encode(public_key_bytes(key))
 
 
 def load_public_key(text: str) -> Ed25519PublicKey:
@@ -51,11 +56,25 @@ def load_private_key_pem(pem: bytes) -> Ed25519PrivateKey:
     return key
 
 
-def verify_signature(public_key: Ed25519PublicKey, signature_text: str, message: bytes) -> bool:
-    """True when signature_text is a valid Ed25519 signature of message."""
+def verify_signature(public_key: Ed25519PublicKey | bytes, signature_text: str, message: bytes) -> bool:
+    """True when signature_text is a valid Ed25519 signature of message (hot paths pass the raw key)."""
+    raw_key = public_key if isinstance(public_key, bytes) else public_key_bytes(public_key)
     try:
-        public_key.verify(b64decode(signature_text), message)
-    except (InvalidSignature, ValueError):
+        return signature_valid(raw_key, b64decode(signature_text), message)
+    except ValueError:
+        return False
+
+
+def signature_valid(public_key: bytes, signature: bytes, message: bytes) -> bool:
+    """Ed25519 verification by libsodium (PyNaCl). Every event is verified by every service that
+    reads it, about 45 times per prescription, and libsodium does it in half the time OpenSSL
+    takes through `cryptography` on these machines (60 against 110-130 µs). It accepts no
+    signature that OpenSSL refuses: it also refuses small-order keys and points."""
+    if len(signature) != 64 or len(public_key) != 32:
+        return False
+    try:
+        crypto_sign_open(signature + message, public_key)
+    except BadSignatureError:
         return False
     return True
 

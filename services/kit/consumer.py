@@ -7,15 +7,17 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from events.envelope import Envelope
-from events.lifecycle import Prescription, Void, evolve, fold, fold_on
+from events.lifecycle import Prescription, Void, evolve, fold_on
 from events.rejection import Reason, Rejected
 from events.schemas import KeyRegistered, KeyRevoked
 from events.verifier import Accepted, Verifier
 from services.kit.db import Database
+from services.kit.fold_cache import FoldCache
 from services.kit.store import Delivery, EventStore
 
 log = logging.getLogger(__name__)
@@ -46,6 +48,10 @@ class _Stream:
 
     logged: Prescription
     pending: list[Envelope[Any]]
+    # What `logged` is the fold of (the ids in log order) and its void events: the next load of
+    # the stream returns these events first, so the fold cache can start where this batch ends.
+    ids: list[UUID] = field(default_factory=list)
+    voids: list[Void] = field(default_factory=list)
     touched: bool = False
 
     def state(self) -> Prescription:
@@ -63,9 +69,11 @@ class Consumer:
     """Turns raw log messages into applied events, exactly once per event_id."""
 
     def __init__(self, db: Database, store: EventStore, verifier: Verifier, react: React, project: Project,
-                 after_commit: Callable[[Sequence[Envelope[Any]]], None] = lambda _events: None) -> None:
+                 after_commit: Callable[[Sequence[Envelope[Any]]], None] = lambda _events: None,
+                 folds: FoldCache | None = None) -> None:
         self.db, self.store, self.verifier, self.react, self.project = db, store, verifier, react, project
         self.after_commit = after_commit
+        self.folds = folds or FoldCache()
 
     async def handle(self, raw: bytes, where: Delivery, log_time: datetime | None = None) -> Outcome:
         """Process one message; an exception means a broken dependency and the message is redelivered."""
@@ -90,7 +98,8 @@ class Consumer:
             batch.seen = await self.store.first_seen_many(s, (str(e.event_id) for e in fresh))
             streams = {e.stream_id for e in fresh if str(e.event_id) not in batch.seen}
             for stream_id, (logged, pending) in (await self.store.load_many(s, streams)).items():
-                batch.streams[stream_id] = _Stream(fold(stream_id, logged)[0], pending)
+                state, earlier_voids = self.folds.fold(stream_id, logged)
+                batch.streams[stream_id] = _Stream(state, pending, [e.event_id for e in logged], earlier_voids)
             for i, (result, raw, where) in enumerate(checked):
                 if outcomes[i] is not None:
                     continue
@@ -109,6 +118,9 @@ class Consumer:
             for stream in batch.streams.values():
                 if stream.touched:
                     await self.project(s, stream.state())
+        for stream_id, stream in batch.streams.items():
+            if stream.touched:
+                self.folds.remember(stream_id, tuple(stream.ids), stream.logged, tuple(stream.voids))
         self.after_commit([e for e, _, _ in batch.consumed])
         for eid, kind, reason in voids:
             log.info("void event %s (%s): %s", eid, kind, reason)
@@ -130,8 +142,11 @@ class Consumer:
         stream.pending = [p for p in stream.pending if p.event_id != event.event_id]
         result = evolve(stream.logged, event)
         void = result if isinstance(result, Void) else None
+        stream.ids.append(event.event_id)
         if void is None:
             stream.logged = result  # type: ignore[assignment]
+        else:
+            stream.voids.append(void)
         state = stream.state()
         # What the reaction appends is ours and not yet on the log: pending, folded after it.
         stream.pending.extend(await self.react(s, event, state, void is None))
