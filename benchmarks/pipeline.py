@@ -106,7 +106,8 @@ async def measure(stack: Stack, args: argparse.Namespace, work: Path) -> dict[st
             before = procstat.sample_all(pids)
             busy_before, load_before = procstat.machine_busy_s(), procstat.loadavg()
             usage_before = resource.getrusage(resource.RUSAGE_SELF)
-            profiler = Profiler({s: pids[s] for s in SERVICES}, work / "profiles") if args.profile else None
+            profiled = {s: pids[s] for s in stack.children if s in pids}  # every service, the audit too
+            profiler = Profiler(profiled, work / "profiles") if args.profile else None
             if profiler:
                 profiler.start()
             began = time.time()

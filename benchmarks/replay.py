@@ -22,10 +22,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from events.fastverify import canonical_object, without_signature
 from events.identities import generate_identities, load_identities
 from events.signing import b64decode, public_key_text, signature_valid
 from services.audit.exportfile import decode_message, load_record
-from services.audit.fastverify import canonical_object, without_signature
 from services.audit.offline import cpu_time, verify_data
 from services.audit.owners import Options
 from services.audit.synth import T0

@@ -13,13 +13,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from events.fastverify import FastVerifier
 from events.keyring import Keyring
 from events.rejection import Rejected
 from events.schemas import AuditCheckpoint, LedgerSource, format_utc
 from events.seal import seal
 from events.sequence import GapDetector
 from events.signing import Signer
-from services.audit.fastverify import FastVerifier
 from services.audit.merkle import MerkleTree, leaf_hash
 
 ZERO_HASH = "0" * 64

@@ -17,8 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from events.fastverify import SignatureCheck, signature_ok
 from services.audit.exportfile import Data
-from services.audit.fastverify import SignatureCheck, signature_ok
 from services.audit.owners import Options, OwnerResult, owner_pass
 from services.audit.problems import Problem, Problems
 from services.audit.report import ReportAcc

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from events.fastverify import FastVerifier, SignatureCheck, signature_ok
 from events.keyring import Keyring
 from events.signing import load_public_key
 from events.verifier import Accepted, Rejected
@@ -29,7 +30,6 @@ from services.audit.exportfile import (
     parse_time,
     shape_problem,
 )
-from services.audit.fastverify import FastVerifier, SignatureCheck, signature_ok
 from services.audit.folding import StreamFold, summaries
 from services.audit.ledger import AUDITOR
 from services.audit.problems import Problem, Problems

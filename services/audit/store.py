@@ -21,12 +21,10 @@ from sqlalchemy import (
     insert,
     select,
 )
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.audit.ledger import Appended, LogRecord
-from services.kit.rows import stored_utc
+from services.kit.rows import insert_missing, insert_rows, stored_utc
 
 metadata = MetaData()
 
@@ -76,9 +74,9 @@ checkpoints = Table(
 
 async def add_pending(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
     """Keep messages for the next batch; a position already kept is ignored."""
-    if rows:
-        ins = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
-        await session.execute(ins(pending).values(list(rows)).on_conflict_do_nothing())
+    # Not insert().values(rows): Core compiles a multi-row VALUES afresh for every batch size,
+    # and that was a quarter of the audit service's CPU.
+    await insert_missing(session, pending, rows, key=("topic", "partition", "offset"))
 
 
 async def take_pending(session: AsyncSession, limit: int) -> tuple[list[int], list[LogRecord]]:
@@ -92,7 +90,7 @@ async def seal(session: AsyncSession, taken: list[int], appended: list[Appended]
                checkpoint: tuple[int, int, str, datetime, bytes] | None) -> None:
     """Append a batch and its checkpoint, and drop what was taken from pending, in one transaction."""
     if appended:
-        await session.execute(insert(ledger), [_row(a) for a in appended])
+        await insert_rows(session, ledger, [_row(a) for a in appended])
     if checkpoint:
         number, size, root, at, raw = checkpoint
         await session.execute(insert(checkpoints).values(number=number, tree_size=size, root_hash=root,

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from events.fastverify import FastVerifier, SignatureCheck, signature_ok
 from events.keyring import Keyring
 from events.schemas import AuditCheckpoint
 from events.verifier import Accepted
@@ -24,7 +25,6 @@ from services.audit.exportfile import (
     parse_time,
     shape_problem,
 )
-from services.audit.fastverify import FastVerifier, SignatureCheck, signature_ok
 from services.audit.ledger import AUDITOR, CHECKPOINT_STREAM, ENCODER, ZERO_HASH
 from services.audit.merkle import Frontier, leaf_hash
 from services.audit.problems import Problem, Problems

@@ -18,10 +18,10 @@ from typing import IO
 from uuid import UUID
 
 from events.authority import AUTHORITY
+from events.fastverify import fast_canonical
 from events.identities import Identities, load_identities, load_root_public_key
 from events.seal import unsigned_envelope
 from events.signing import Signer
-from services.audit.fastverify import fast_canonical
 from services.audit.ledger import AUDITOR, KEYS_TOPIC, Ledger, LogRecord, Verdict, encode_checkpoint
 from services.audit.synth import T0, journey
 

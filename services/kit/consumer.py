@@ -12,6 +12,7 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from events.envelope import Envelope
+from events.fastverify import FastVerifier
 from events.lifecycle import Prescription, Void, evolve, fold_on
 from events.rejection import Reason, Rejected
 from events.schemas import KeyRegistered, KeyRevoked
@@ -68,8 +69,8 @@ class _Batch:
 class Consumer:
     """Turns raw log messages into applied events, exactly once per event_id."""
 
-    def __init__(self, db: Database, store: EventStore, verifier: Verifier, react: React, project: Project,
-                 after_commit: Callable[[Sequence[Envelope[Any]]], None] = lambda _events: None,
+    def __init__(self, db: Database, store: EventStore, verifier: Verifier | FastVerifier, react: React,
+                 project: Project, after_commit: Callable[[Sequence[Envelope[Any]]], None] = lambda _events: None,
                  folds: FoldCache | None = None) -> None:
         self.db, self.store, self.verifier, self.react, self.project = db, store, verifier, react, project
         self.after_commit = after_commit

@@ -54,14 +54,16 @@ async def upsert(session: AsyncSession, table: Table, values: dict[str, Any], ke
     await _on_conflict(session, table, [values], key, replace=True)
 
 
-async def insert_missing(session: AsyncSession, table: Table, rows: Sequence[dict[str, Any]], key: str) -> None:
-    """INSERT rows (all with the same keys) whose key is not in table yet; the others are left as they are."""
+async def insert_missing(session: AsyncSession, table: Table, rows: Sequence[dict[str, Any]],
+                         key: str | tuple[str, ...]) -> None:
+    """INSERT rows (all with the same keys) whose key (a unique column, or the columns of a unique
+    constraint) is not in table yet; the others are left as they are."""
     if rows:
         await _on_conflict(session, table, rows, key, replace=False)
 
 
-async def _on_conflict(session: AsyncSession, table: Table, rows: Sequence[dict[str, Any]], key: str,
-                       replace: bool) -> None:
+async def _on_conflict(session: AsyncSession, table: Table, rows: Sequence[dict[str, Any]],
+                       key: str | tuple[str, ...], replace: bool) -> None:
     dialect = _dialect(session)
     columns = tuple(rows[0])
     sqlite = raw_sqlite(session)
@@ -128,7 +130,7 @@ def _insert_sql(dialect: Dialect, table: Table, columns: tuple[str, ...], mark: 
 
 
 @functools.cache
-def _on_conflict_statement(dialect: Dialect, table: Table, columns: tuple[str, ...], key: str,
+def _on_conflict_statement(dialect: Dialect, table: Table, columns: tuple[str, ...], key: str | tuple[str, ...],
                            replace: bool) -> TextClause:
     """The statement for Core, with typed parameters, built once per table and columns."""
     return text(_on_conflict_sql(dialect, table, columns, key, replace, ":{}")).bindparams(
@@ -136,8 +138,8 @@ def _on_conflict_statement(dialect: Dialect, table: Table, columns: tuple[str, .
 
 
 @functools.cache
-def _on_conflict_sql(dialect: Dialect, table: Table, columns: tuple[str, ...], key: str, replace: bool,
-                     mark: str) -> str:
+def _on_conflict_sql(dialect: Dialect, table: Table, columns: tuple[str, ...], key: str | tuple[str, ...],
+                     replace: bool, mark: str) -> str:
     """INSERT .. ON CONFLICT (key) DO UPDATE (replace) or DO NOTHING, spelled the same by SQLite
     and PostgreSQL.
 
@@ -145,6 +147,8 @@ def _on_conflict_sql(dialect: Dialect, table: Table, columns: tuple[str, ...], k
     it compiled the statement afresh for every row, a tenth of a service's CPU.
     """
     q = dialect.identifier_preparer
-    updates = ", ".join(f"{q.quote(c)} = excluded.{q.quote(c)}" for c in columns if c != key)
+    keys = (key,) if isinstance(key, str) else key
+    updates = ", ".join(f"{q.quote(c)} = excluded.{q.quote(c)}" for c in columns if c not in keys)
     action = f"DO UPDATE SET {updates}" if replace else "DO NOTHING"
-    return f"{_insert_sql(dialect, table, columns, mark)} ON CONFLICT ({q.quote(key)}) {action}"
+    target = ", ".join(q.quote(k) for k in keys)
+    return f"{_insert_sql(dialect, table, columns, mark)} ON CONFLICT ({target}) {action}"

@@ -18,8 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from events.authority import Role
 from events.envelope import Envelope
+from events.fastverify import FastVerifier
 from events.lifecycle import Prescription, fold_on
-from events.verifier import Verifier
 from services.kit import tables
 from services.kit.consumer import Consumer, kafka_time
 from services.kit.db import Database
@@ -80,7 +80,7 @@ class Service(Running):
         self.store = EventStore(self.spec.name, s.events_topic)
         self.keystore = load_keystore(s.keys_dir, set(self.spec.roles), self.spec.service_actor)
         skew = timedelta(seconds=s.max_clock_skew_s) if s.max_clock_skew_s else None
-        self.verifier = Verifier(self.keystore.keyring, max_clock_skew=skew, authentic=self.store.authentic)
+        self.verifier = FastVerifier(self.keystore.keyring, max_clock_skew=skew, authentic=self.store.authentic)
         self.broker = KafkaBroker(s.bootstrap, enable_idempotence=False, acks="all",
                                   client_id=f"rxflow-{self.spec.name}", max_batch_size=s.producer_batch_bytes)
         self.outbox = Outbox(self.db, self.broker, s.outbox_batch, s.publish_linger_ms / 1000)

@@ -237,3 +237,23 @@ async def test_insert_missing_keeps_existing_rows_on_both_paths(db):
     assert {code: row[0] for code, row in stored.items()} == {
         "c1": "first", "c2": "first", "fast": "second", "core": "third"}
     assert stored["fast"][1:] == stored["core"][1:]
+
+
+async def test_the_audit_keeps_each_log_position_once_on_both_paths(db):
+    """The audit's pending messages are unique by (topic, partition, offset): a redelivery is ignored."""
+    from services.audit import store as audit_store
+
+    await db.create_all(audit_store.metadata)
+
+    def rows(offsets, raw):
+        return [dict(topic="rx.events", partition=0, offset=o, log_time=T0, raw=raw) for o in offsets]
+
+    async with db.write() as s:
+        await audit_store.add_pending(s, rows([0, 1], b"first"))
+        await audit_store.add_pending(s, rows([1, 2], b"again"))
+    async with db.sessions.begin() as s:  # a session of its own: always the Core path
+        await audit_store.add_pending(s, rows([2, 3], b"core"))
+    async with db.read() as s:
+        _, records = await audit_store.take_pending(s, 10)
+    assert [(r.offset, r.raw) for r in records] == [(0, b"first"), (1, b"first"), (2, b"again"), (3, b"core")]
+    assert {r.log_time for r in records} == {T0}

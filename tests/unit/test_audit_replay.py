@@ -10,11 +10,11 @@ from datetime import timedelta
 
 import pytest
 
+from events.fastverify import FastVerifier
 from events.identities import load_root_public_key
 from events.lifecycle import TRANSITIONS, fold
 from services.audit.cli import main as audit
 from services.audit.exportfile import decode_message, load_record
-from services.audit.fastverify import FastVerifier
 from services.audit.folding import StreamFold, summary
 from services.audit.offline import verify_data
 from services.audit.owners import Options

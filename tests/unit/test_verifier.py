@@ -69,7 +69,7 @@ def test_json_that_rfc8785_cannot_write_is_rejected_not_raised(verifier, doctor)
 
 def test_a_signed_text_holding_nul_is_a_schema_violation(identities, verifier, doctor):
     # Signed by its key holder, yet no consumer on PostgreSQL could store it: refused everywhere.
-    from services.audit.fastverify import FastVerifier
+    from events.fastverify import FastVerifier
 
     obj = json.loads(signed_issue(doctor))
     obj.pop("signature")

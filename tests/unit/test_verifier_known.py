@@ -3,8 +3,10 @@
 from datetime import timedelta
 from uuid import uuid4
 
+import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from events.fastverify import FastVerifier
 from events.rejection import Reason
 from events.schemas import KeyRevoked
 from events.seal import seal
@@ -38,7 +40,8 @@ def verdict(result) -> str:
     return "accepted" if isinstance(result, Accepted) else result.reason.value
 
 
-def test_known_bytes_get_the_verdict_of_a_full_check_under_every_keyring_and_clock(identities):
+@pytest.mark.parametrize("kind", [Verifier, FastVerifier])
+def test_known_bytes_get_the_verdict_of_a_full_check_under_every_keyring_and_clock(identities, kind):
     doctor = identities.signer("dr-wang")
     corpus = messages(identities)
     known = {raw: read_verified(raw) for raw in corpus.values()}
@@ -46,7 +49,7 @@ def test_known_bytes_get_the_verdict_of_a_full_check_under_every_keyring_and_clo
     revoked.revoke(KeyRevoked(key_id=doctor.key_id, revoked_at=T0 + timedelta(minutes=30), reason="设备丢失"))
     seen = set()
     for ring in (identities.keyring(), revoked):
-        full, short = Verifier(ring), Verifier(ring, authentic=known.get)
+        full, short = kind(ring), kind(ring, authentic=known.get)
         for name, raw in corpus.items():
             for received_at in (None, T0 + timedelta(minutes=5), T0 + timedelta(hours=3)):
                 expected = verdict(full.verify(raw, received_at))
@@ -58,11 +61,12 @@ def test_known_bytes_get_the_verdict_of_a_full_check_under_every_keyring_and_clo
                     Reason.ACTOR_MISMATCH.value, Reason.SCHEMA_VIOLATION.value, Reason.CLOCK_SKEW.value}
 
 
-def test_known_bytes_skip_parsing_and_other_bytes_are_checked_in_full(identities):
+@pytest.mark.parametrize("kind", [Verifier, FastVerifier])
+def test_known_bytes_skip_parsing_and_other_bytes_are_checked_in_full(identities, kind):
     doctor = identities.signer("dr-wang")
     raw = signed_issue(doctor)
     event = read_verified(raw)
-    verifier = Verifier(identities.keyring(), authentic={raw: event}.get)
+    verifier = kind(identities.keyring(), authentic={raw: event}.get)
     result = verifier.verify(raw)
     assert isinstance(result, Accepted) and result.event is event  # the held event, not a new parse
     tampered = raw.replace(b'"dr-wang"', b'"dr-liu"', 1)

@@ -10,13 +10,13 @@ from datetime import timedelta
 import pytest
 import rfc8785
 
+from events.fastverify import FastVerifier, canonical_object, fast_canonical
 from events.identities import load_root_public_key
 from events.schemas import KeyRevoked
 from events.seal import seal
 from events.signing import b64encode
 from events.verifier import Accepted, Verifier
 from services.audit.exportfile import decode_message, load_record
-from services.audit.fastverify import FastVerifier, canonical_object, fast_canonical
 from services.audit.synthlog import write_export
 from tests.factories import T0, signed_issue
 
@@ -148,8 +148,8 @@ def test_fast_canonical_is_rfc8785():
 
 
 def test_the_quick_signature_check_agrees_with_events_signing(identities):
+    from events.fastverify import signature_ok
     from events.signing import public_key_bytes, verify_signature
-    from services.audit.fastverify import signature_ok
 
     doctor, rng = identities.signer("dr-wang"), random.Random(25519)
     message = b"what the doctor signed"
@@ -176,7 +176,7 @@ def test_a_batch_gives_what_one_at_a_time_gives_even_when_keys_arrive_inside_it(
 
 
 def test_every_float_big_integer_and_astral_key_is_seen_as_not_plain():
-    from services.audit.fastverify import plain
+    from events.fastverify import plain
 
     rng = random.Random(53)
     for _ in range(5000):
