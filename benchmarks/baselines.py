@@ -17,6 +17,7 @@ from uuid import uuid4
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from events.canonical import signed_part, strict_loads
+from events.fastverify import FastVerifier
 from events.identities import Identities
 from events.signing import public_key_bytes, signature_valid
 from events.verifier import Verifier, read_verified
@@ -109,15 +110,17 @@ def ed25519(ids: Identities, samples: list[bytes], seconds: float = 1.5) -> dict
                 op(m)
             n += len(messages)
         out[f"{name}_per_s"] = rate(n, time.perf_counter() - began)
-    # The whole check a consumer makes per message: JSON, canonical bytes, signature, key
-    # validity, authority, pydantic parse. Its gap to raw verify is our own overhead.
-    verifier = Verifier(ids.keyring(), max_clock_skew=None)
-    n, began = 0, time.perf_counter()
-    while time.perf_counter() - began < seconds:
-        for raw in samples:
-            verifier.verify(raw)
-        n += len(samples)
-    out["envelope_verify_per_s"] = rate(n, time.perf_counter() - began)
+    # The whole check a consumer makes per message: JSON, signed bytes, signature, key validity,
+    # authority, pydantic parse. Its gap to raw verify is our own overhead. The services run the
+    # fast verifier; the reference one re-serialises each message and validates it twice.
+    for key, verifier in (("envelope_verify_per_s", FastVerifier(ids.keyring(), max_clock_skew=None)),
+                          ("envelope_verify_reference_per_s", Verifier(ids.keyring(), max_clock_skew=None))):
+        n, began = 0, time.perf_counter()
+        while time.perf_counter() - began < seconds:
+            for raw in samples:
+                verifier.verify(raw)
+            n += len(samples)
+        out[key] = rate(n, time.perf_counter() - began)
     n, began = 0, time.perf_counter()
     while time.perf_counter() - began < seconds:
         for raw in samples:
@@ -151,7 +154,8 @@ async def consumer_pipeline(ids: Identities, events: list[bytes],
     for size in batch_sizes:
         db = Database(f"sqlite+aiosqlite:///{workdir / f'batch{size}.db'}")
         await db.create_all(tables.metadata)
-        consumer = Consumer(db, EventStore("bench"), Verifier(ids.keyring(), max_clock_skew=None), react, project)
+        verifier = FastVerifier(ids.keyring(), max_clock_skew=None)  # as the services verify
+        consumer = Consumer(db, EventStore("bench"), verifier, react, project)
         messages = [(raw, Delivery("rx.events", 0, i, now), None) for i, raw in enumerate(events)]
         wall, cpu = time.perf_counter(), time.process_time()
         for i in range(0, len(messages), size):

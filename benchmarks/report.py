@@ -107,7 +107,9 @@ def table(report: dict[str, Any]) -> str:
             f"one at a time {k['produce_one_at_a_time_msgs_per_s']}; consume {k['consume_msgs_per_s']} msg/s",
             f"  Ed25519 ({e['message_bytes']} B): sign {e['sign_per_s']}/s, verify {e['verify_per_s']}/s "
             f"(OpenSSL {e.get('verify_openssl_per_s', '-')}/s); "
-            f"our whole envelope check {e['envelope_verify_per_s']}/s (parse only {e['envelope_parse_only_per_s']}/s)",
+            f"our whole envelope check {e['envelope_verify_per_s']}/s "
+            f"(reference verifier {e.get('envelope_verify_reference_per_s', '-')}/s; "
+            f"parse only {e['envelope_parse_only_per_s']}/s)",
         ]
         for mode in [m for m in st if m.startswith("append_")]:
             a = st[mode]
