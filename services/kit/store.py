@@ -221,7 +221,9 @@ class EventStore:
     def parse(self, raw: bytes) -> Envelope[Any]:
         """read_verified, remembered: a stream is loaded again at every step of its life, and
         parsing its events again each time was the biggest cost of a command. The key is the
-        bytes themselves, so a hit is the same event by construction (Envelope is frozen)."""
+        bytes themselves, so a hit is the same event by construction (Envelope is frozen).
+        Only for bytes this store holds (sealed here, or verified before they were stored): the
+        verifier takes what is cached here as authentic (see authentic below)."""
         cache = self._parsed
         event = cache.get(raw)
         if event is None:
