@@ -7,8 +7,8 @@ canonical bytes on the wire, so for them the signed bytes are the message minus 
 member. The shortcut is taken only when it provably gives the same bytes: the message must
 equal its own canonical form, and the JSON must hold nothing where Python's encoder and
 RFC 8785 could differ (floats, NaN, integers beyond 2^53, keys outside the Basic Multilingual
-Plane, whose sort order differs in UTF-16).
-Anything else, and every refusal, goes through events.verifier, so reasons are its reasons.
+Plane, whose sort order differs in UTF-16). Anything else, and every refusal, goes through
+events.verifier, so reasons are its reasons.
 """
 
 from __future__ import annotations
@@ -156,11 +156,10 @@ class FastVerifier:
     ) -> None:
         self.keyring, self.max_clock_skew = keyring, max_clock_skew
         self.catalog, self.authority, self.check_signature = catalog, authority, check_signature
-        # authentic: as for events.verifier.Verifier, which handles such bytes (the regulator
-        # passes none: it checks every signature itself).
+        # authentic: as for events.verifier.Verifier, whose recheck() judges such bytes (the
+        # regulator passes none: it checks every signature itself).
         self.authentic = authentic
-        self.slow = Verifier(keyring, catalog=catalog, max_clock_skew=max_clock_skew, authority=authority,
-                             authentic=authentic)
+        self.slow = Verifier(keyring, catalog=catalog, max_clock_skew=max_clock_skew, authority=authority)
         self.fast_hits = 0
         # What prepare() asks of every message's type, found with one look-up instead of four.
         self.types = {kind: (model.__pydantic_validator__, catalog.current_version(kind), authority.get(kind))
@@ -168,8 +167,9 @@ class FastVerifier:
 
     def verify(self, raw: bytes, received_at: datetime | None = None) -> Accepted | Rejected:
         """Check one message; never raises for bad input."""
-        if self.authentic is not None and self.authentic(raw) is not None:
-            return safe_verify(self.slow, raw, received_at)
+        known = self.authentic(raw) if self.authentic is not None else None
+        if known is not None:
+            return self.slow.recheck(known, raw, received_at)
         accepted = self.fast(raw, received_at)
         if accepted is not None:
             self.fast_hits += 1

@@ -71,7 +71,7 @@ class Verifier:
             return Rejected(Reason.OVERSIZED, f"{len(raw)} bytes > {MAX_MESSAGE_BYTES}")
         known = self.authentic(raw) if self.authentic is not None else None
         if known is not None:
-            return self._recheck(known, raw, received_at)
+            return self.recheck(known, raw, received_at)
         try:
             obj = strict_loads(raw)
         except (UnicodeDecodeError, ValueError, RecursionError) as exc:
@@ -86,8 +86,7 @@ class Verifier:
         if isinstance(header, Rejected):
             return header
         if holds_nul(raw):  # no field may: PostgreSQL's text cannot store it (events/text.py)
-            return Rejected(Reason.SCHEMA_VIOLATION, "a text holds U+0000 (NUL), which no field allows",
-                            str(header.event_id))
+            return _holds_nul(header)
         return self._check(obj, header, raw, signed, received_at)
 
     def _header(self, obj: Any) -> Envelope[Any] | Rejected:
@@ -142,21 +141,14 @@ class Verifier:
             return Rejected(Reason.WRONG_ACTOR_ROLE, f"role {key.role} may not emit {head.type}", eid)
         return key
 
-    def _recheck(self, known: Envelope[Any], raw: bytes, received_at: datetime | None) -> Accepted | Rejected:
-        """Bytes known to be authentic (see __init__): the same verdict as a full check, without
-        what depends on the bytes alone (JSON, canonical form, signature, schema); what depends
-        on the keyring and the time of arrival is checked again."""
+    def recheck(self, known: Envelope[Any], raw: bytes, received_at: datetime | None) -> Accepted | Rejected:
+        """Bytes known to be authentic (see __init__), parsed as `known`: the same verdict as a full
+        check, without what depends on the bytes alone (JSON, canonical form, signature, schema);
+        what depends on the keyring and the time of arrival is checked again."""
         if holds_nul(raw):
-            return Rejected(Reason.SCHEMA_VIOLATION, "a text holds U+0000 (NUL), which no field allows",
-                            str(known.event_id))
+            return _holds_nul(known)
         vetted = self._vet(known, received_at, None)
-        if isinstance(vetted, Rejected):
-            return vetted
-        problem = _binding_problem(known, vetted.org_id)
-        if problem:
-            return Rejected(Reason.ACTOR_MISMATCH if "names" in problem else Reason.SCHEMA_VIOLATION, problem,
-                            str(known.event_id))
-        return Accepted(known, raw)
+        return vetted if isinstance(vetted, Rejected) else _bound(known, vetted.org_id, raw)
 
     def _parse(
         self, obj: dict[str, Any], head: Envelope[Any], org_id: str | None, raw: bytes
@@ -171,10 +163,20 @@ class Verifier:
             event = self.catalog.parse({**obj, "schema_version": current, "payload": payload})
         except ValidationError as exc:
             return Rejected(Reason.SCHEMA_VIOLATION, _first_error(exc), eid)
-        problem = _binding_problem(event, org_id)
-        if problem:
-            return Rejected(Reason.ACTOR_MISMATCH if "names" in problem else Reason.SCHEMA_VIOLATION, problem, eid)
-        return Accepted(event, raw)
+        return _bound(event, org_id, raw)
+
+
+def _holds_nul(head: Envelope[Any]) -> Rejected:
+    return Rejected(Reason.SCHEMA_VIOLATION, "a text holds U+0000 (NUL), which no field allows", str(head.event_id))
+
+
+def _bound(event: Envelope[Any], org_id: str | None, raw: bytes) -> Accepted | Rejected:
+    """Accepted, unless the payload is not bound to its stream and signer (_binding_problem)."""
+    problem = _binding_problem(event, org_id)
+    if problem:
+        reason = Reason.ACTOR_MISMATCH if "names" in problem else Reason.SCHEMA_VIOLATION
+        return Rejected(reason, problem, str(event.event_id))
+    return Accepted(event, raw)
 
 
 def _binding_problem(event: Envelope[Any], org_id: str | None) -> str | None:

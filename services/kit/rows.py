@@ -25,6 +25,9 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+# What ON CONFLICT names: a unique column, or the columns of a unique constraint.
+ConflictKey = str | tuple[str, ...]
+
 INLINE_SQLITE = "rxflow_inline_sqlite"  # session.info key: the sqlite3 connection under the session
 
 
@@ -55,7 +58,7 @@ async def upsert(session: AsyncSession, table: Table, values: dict[str, Any], ke
 
 
 async def insert_missing(session: AsyncSession, table: Table, rows: Sequence[dict[str, Any]],
-                         key: str | tuple[str, ...]) -> None:
+                         key: ConflictKey) -> None:
     """INSERT rows (all with the same keys) whose key (a unique column, or the columns of a unique
     constraint) is not in table yet; the others are left as they are."""
     if rows:
@@ -63,7 +66,7 @@ async def insert_missing(session: AsyncSession, table: Table, rows: Sequence[dic
 
 
 async def _on_conflict(session: AsyncSession, table: Table, rows: Sequence[dict[str, Any]],
-                       key: str | tuple[str, ...], replace: bool) -> None:
+                       key: ConflictKey, replace: bool) -> None:
     dialect = _dialect(session)
     columns = tuple(rows[0])
     sqlite = raw_sqlite(session)
@@ -130,7 +133,7 @@ def _insert_sql(dialect: Dialect, table: Table, columns: tuple[str, ...], mark: 
 
 
 @functools.cache
-def _on_conflict_statement(dialect: Dialect, table: Table, columns: tuple[str, ...], key: str | tuple[str, ...],
+def _on_conflict_statement(dialect: Dialect, table: Table, columns: tuple[str, ...], key: ConflictKey,
                            replace: bool) -> TextClause:
     """The statement for Core, with typed parameters, built once per table and columns."""
     return text(_on_conflict_sql(dialect, table, columns, key, replace, ":{}")).bindparams(
@@ -138,7 +141,7 @@ def _on_conflict_statement(dialect: Dialect, table: Table, columns: tuple[str, .
 
 
 @functools.cache
-def _on_conflict_sql(dialect: Dialect, table: Table, columns: tuple[str, ...], key: str | tuple[str, ...],
+def _on_conflict_sql(dialect: Dialect, table: Table, columns: tuple[str, ...], key: ConflictKey,
                      replace: bool, mark: str) -> str:
     """INSERT .. ON CONFLICT (key) DO UPDATE (replace) or DO NOTHING, spelled the same by SQLite
     and PostgreSQL.
