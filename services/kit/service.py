@@ -25,6 +25,7 @@ from services.kit.consumer import Consumer, kafka_time
 from services.kit.db import Database
 from services.kit.fold_cache import FoldCache
 from services.kit.http import NotFound, Refused, service_app
+from services.kit.keys_reader import KeysReader
 from services.kit.keystore import load_keystore
 from services.kit.news import StreamNews
 from services.kit.offsets import OffsetWatch, take_contiguous
@@ -90,6 +91,7 @@ class Service(Running):
         self.consumer = Consumer(self.db, self.store, self.verifier, self._react, self.spec.project,
                                  self._consumed, self.folds)
         self._subscribe()
+        self.keys = KeysReader(s.bootstrap, s.keys_topic, self.consumer.handle)
         self.http = self._build_http()
 
     def _subscribe(self) -> None:
@@ -117,11 +119,6 @@ class Service(Running):
             if wait > 0:
                 await asyncio.sleep(wait)
 
-        @self.broker.subscriber(s.keys_topic, group_id=f"{self.spec.name}.keys",
-                                ack_policy=AckPolicy.NACK_ON_ERROR, title="on_key_event", **opts)
-        async def on_key_event(msg: KafkaMessage) -> None:
-            raw = msg.raw_message
-            await self.consumer.handle(msg.body, Delivery(raw.topic, raw.partition, raw.offset, utc_now()))
 
     def reaction_id(self, event: Envelope[Any], n: int = 0) -> UUID:
         """The id of the n-th thing decided in reaction to an event: the same on every replay of it,
@@ -202,17 +199,23 @@ class Service(Running):
     async def start(self) -> None:
         """Create tables, connect to the broker, start the outbox and background loops."""
         await self.db.create_all(tables.metadata, self.spec.metadata)
+        await self.keys.start()  # every key event applied before the first prescription event
         await self.broker.start()
         self._tasks.append(asyncio.create_task(self.outbox.run(), name="outbox"))
         for loop in self.spec.background:
             self._tasks.append(asyncio.create_task(loop(self), name=getattr(loop, "__name__", "loop")))
+
+    async def stop(self) -> None:
+        await self.keys.stop()
+        await super().stop()
 
     def _build_http(self) -> FastAPI:
         async def health() -> dict[str, Any]:
             # writes/commits: how many transactions SQLite group commit folded into each fsync.
             return {"service": self.spec.name, "outbox_published": self.outbox.published,
                     "db_writes": self.db.writes, "db_commits": self.db.commits,
-                    "offset_holes": [h.describe() for h in self.offsets.holes]}
+                    "offset_holes": [h.describe() for h in self.offsets.holes],
+                    "key_events_read": self.keys.applied}
 
         app = service_app(self.spec.title, self, self.spec.routers, health)
         if self.spec.static_dir:

@@ -4,17 +4,25 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
+from datetime import UTC, datetime, timedelta
+from uuid import uuid4
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from events.identities import load_identities
 from events.lifecycle import fold
+from events.schemas import KeyRegistered, KeyRevoked
+from events.seal import seal
+from events.signing import Signer, public_key_text
 from events.verifier import read_verified
 from infra.demo import run_demo, table
 from infra.demo_scenarios import form
 from infra.run import _time_travel
 from infra.stack import Stack, StackConfig
+from tests.factories import signed_issue
 from tests.integration.stack_support import (
     count_types,
     read_log,
@@ -168,3 +176,64 @@ async def test_a_forged_event_is_rejected_with_its_reason_and_traffic_flows_on(s
     assert [(s, a) for _, s, e, a in rows if e != a] == []
     await wait_consumed(bootstrap, SERVICES)
     assert row_counts(stack.var / "db", "review")["rejections"] == before + len(junk)
+
+
+def _rejection_reasons(stack, service: str, event_ids: set[str]) -> dict[str, str]:
+    con = sqlite3.connect(f"file:{stack.var / 'db' / f'{service}.db'}?mode=ro", uri=True)
+    try:
+        return {eid: reason for eid, reason in con.execute("select event_id, reason from rejections")
+                if eid in event_ids}
+    finally:
+        con.close()
+
+
+async def _key_events_read(stack, service: str) -> int:
+    async with httpx.AsyncClient(timeout=10) as client:
+        return (await client.get(f"{stack.url(service)}/health")).json()["key_events_read"]
+
+
+async def _rejected(stack, service: str, raw: bytes, timeout_s: float = 60) -> str:
+    """Put an event on the log and wait for the service to record why it refused it."""
+    eid = json.loads(raw)["event_id"]
+    await republish(stack.broker.bootstrap, [raw])
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while not (found := _rejection_reasons(stack, service, {eid})):
+        assert asyncio.get_running_loop().time() < deadline, f"{service} never judged {eid}"
+        await asyncio.sleep(0.3)
+    return found[eid]
+
+
+async def test_a_restarted_service_still_knows_the_keys_it_learned_from_the_log(stack):
+    # A key registered and revoked on rx.keys alone, not in the identity files a service starts
+    # from. Its consumer group used to resume after both events, so a restarted service forgot it.
+    ids = load_identities(stack.keys_dir)
+    doctor, now = ids.signer("dr-wang"), datetime.now(UTC)
+    key = Ed25519PrivateKey.generate()
+    log_only = Signer(doctor.actor_id, doctor.role, f"dr-wang-log-{uuid4().hex[:8]}", key, doctor.org_id)
+    seq = len(ids.key_events)
+    key_events = [
+        seal(KeyRegistered(key_id=log_only.key_id, actor_id=doctor.actor_id, role=doctor.role, org_id=doctor.org_id,
+                           public_key=public_key_text(key.public_key()), valid_from=now - timedelta(minutes=1)),
+             stream_id=log_only.key_id, stream_version=1, producer="platform", signer=ids.root,
+             producer_seq=seq + 1, occurred_at=now - timedelta(minutes=1)),
+        seal(KeyRevoked(key_id=log_only.key_id, revoked_at=now, reason="lost phone"),
+             stream_id=log_only.key_id, stream_version=2, producer="platform", signer=ids.root,
+             producer_seq=seq + 2, occurred_at=now),
+    ]
+    before = await _key_events_read(stack, "review")
+    await republish(stack.broker.bootstrap, key_events, topic="rx.keys")
+    # The keys topic and the events topic are read apart: wait for the key events to be applied.
+    while await _key_events_read(stack, "review") < before + len(key_events):
+        await asyncio.sleep(0.2)
+
+    def signed_after_revocation(n: int) -> bytes:
+        return signed_issue(log_only, seq=10**9 + n, at=now + timedelta(seconds=n))
+
+    assert await _rejected(stack, "review", signed_after_revocation(1)) == "key_not_valid"
+    stack.stop_service("review")
+    stack.start_service("review")
+    stack.wait_healthy("review")
+    # Not "unknown_key": the restarted service read both key events from the log again, before
+    # it consumed any prescription event.
+    assert await _key_events_read(stack, "review") == before + len(key_events)
+    assert await _rejected(stack, "review", signed_after_revocation(2)) == "key_not_valid"
