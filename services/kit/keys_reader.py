@@ -23,7 +23,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from services.kit.offsets import OffsetWatch
+from services.kit.offsets import OffsetWatch, take_records
 from services.kit.store import Delivery
 
 log = logging.getLogger(__name__)
@@ -93,10 +93,8 @@ class KeysReader:
 
     async def _take(self, consumer: AIOKafkaConsumer, timeout_ms: int) -> None:
         records = [r for batch in (await consumer.getmany(timeout_ms=timeout_ms)).values() for r in batch]
-        taken = self.offsets.take(records)
-        for hole in taken.reread:  # a skipped key event would be a key forgotten: read again
-            log.warning("keys: %s; reading them again", hole.describe())
-            consumer.seek(TopicPartition(hole.topic, hole.partition), hole.expected)
+        # A skipped key event would be a key forgotten: holes are read again, as events' are.
+        taken = take_records(self.offsets, records, consumer, "keys")
         now = datetime.now(UTC)
         for r in taken.records:
             # A record without a value is no event: b"" is refused as not JSON (and recorded).

@@ -97,10 +97,16 @@ def take_contiguous(watch: OffsetWatch, msg: Any, consumer_name: str) -> Taken:
     """The records of a faststream batch message that may be processed now; the consumer is
     sought back to every hole, so the acknowledgement commits nothing past one."""
     records = msg.raw_message if isinstance(msg.raw_message, tuple | list) else (msg.raw_message,)
+    return take_records(watch, records, msg.consumer, consumer_name)
+
+
+def take_records(watch: OffsetWatch, records: Sequence[Any], consumer: Any, consumer_name: str) -> Taken:
+    """The records of a batch that may be processed now; `consumer` (aiokafka) is sought back
+    to every hole, so it reads the missing offsets again."""
     taken = watch.take(records)
     for hole in taken.reread:
         log.warning("%s: %s; reading them again", consumer_name, hole.describe())
-        msg.consumer.seek(TopicPartition(hole.topic, hole.partition), hole.expected)
+        consumer.seek(TopicPartition(hole.topic, hole.partition), hole.expected)
     for hole in taken.given_up:
         log.error("%s: %s after %d reads; going on without them", consumer_name, hole.describe(), watch.max_rereads)
     return taken

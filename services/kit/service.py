@@ -119,7 +119,6 @@ class Service(Running):
             if wait > 0:
                 await asyncio.sleep(wait)
 
-
     def reaction_id(self, event: Envelope[Any], n: int = 0) -> UUID:
         """The id of the n-th thing decided in reaction to an event: the same on every replay of it,
         so a service rebuilding its store from the log re-derives ids that are already on the log."""

@@ -50,7 +50,7 @@ class ServiceSettings(BaseSettings):
     session_timeout_ms: int = Field(default=6000, ge=1000)
     # A third of the session, as Kafka advises. On the embedded broker every heartbeat writes the
     # group's state as an S3 object (about 5 ms of broker CPU): at 500 ms, the groups' heartbeats
-    # alone kept SeaweedFS and Tansu at 13 % of a core on an idle platform (3 % at 2000 ms).
+    # alone kept SeaweedFS and Tansu at 13 % of a core on an idle platform (5 % at 2000 ms).
     heartbeat_interval_ms: int = Field(default=2000, ge=100)
 
     @field_validator("database_url")

@@ -113,6 +113,16 @@ def row_counts(db_dir: Path, service: str) -> dict[str, int]:
         con.close()
 
 
+def rejection_reason(db_dir: Path, service: str, event_id: str) -> str | None:
+    """Why a service refused this event, if it has (read-only)."""
+    con = sqlite3.connect(f"file:{db_dir / f'{service}.db'}?mode=ro", uri=True)
+    try:
+        found = con.execute("select reason from rejections where event_id = ?", (event_id,)).fetchone()
+        return None if found is None else found[0]
+    finally:
+        con.close()
+
+
 def unpublished(db_dir: Path, service: str) -> int:
     """Outbox rows of a service not yet on the log (0 for a service without an outbox)."""
     con = sqlite3.connect(f"file:{db_dir / f'{service}.db'}?mode=ro", uri=True)

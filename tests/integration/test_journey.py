@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sqlite3
 from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
@@ -26,6 +25,7 @@ from tests.factories import signed_issue
 from tests.integration.stack_support import (
     count_types,
     read_log,
+    rejection_reason,
     republish,
     row_counts,
     settled_counts,
@@ -178,15 +178,6 @@ async def test_a_forged_event_is_rejected_with_its_reason_and_traffic_flows_on(s
     assert row_counts(stack.var / "db", "review")["rejections"] == before + len(junk)
 
 
-def _rejection_reasons(stack, service: str, event_ids: set[str]) -> dict[str, str]:
-    con = sqlite3.connect(f"file:{stack.var / 'db' / f'{service}.db'}?mode=ro", uri=True)
-    try:
-        return {eid: reason for eid, reason in con.execute("select event_id, reason from rejections")
-                if eid in event_ids}
-    finally:
-        con.close()
-
-
 async def _key_events_read(stack, service: str) -> int:
     async with httpx.AsyncClient(timeout=10) as client:
         return (await client.get(f"{stack.url(service)}/health")).json()["key_events_read"]
@@ -197,10 +188,10 @@ async def _rejected(stack, service: str, raw: bytes, timeout_s: float = 60) -> s
     eid = json.loads(raw)["event_id"]
     await republish(stack.broker.bootstrap, [raw])
     deadline = asyncio.get_running_loop().time() + timeout_s
-    while not (found := _rejection_reasons(stack, service, {eid})):
+    while (reason := rejection_reason(stack.var / "db", service, eid)) is None:
         assert asyncio.get_running_loop().time() < deadline, f"{service} never judged {eid}"
         await asyncio.sleep(0.3)
-    return found[eid]
+    return reason
 
 
 async def test_a_restarted_service_still_knows_the_keys_it_learned_from_the_log(stack):
