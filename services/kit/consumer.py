@@ -28,6 +28,10 @@ log = logging.getLogger(__name__)
 React = Callable[[AsyncSession, Envelope[Any], Prescription, bool], Awaitable[list[Envelope[Any]]]]
 # Write the read model of one prescription from its state.
 Project = Callable[[AsyncSession, Prescription], Awaitable[None]]
+# Return once the keys topic is applied to an end it had after this moment (KeysReader.caught_up).
+KeysCaughtUp = Callable[[float], Awaitable[None]]
+# Refusals that a key event not yet read would change: the keys topic is read apart from events.
+KEY_REASONS = frozenset({Reason.UNKNOWN_KEY, Reason.KEY_NOT_VALID})
 
 
 @dataclass
@@ -71,20 +75,27 @@ class Consumer:
 
     def __init__(self, db: Database, store: EventStore, verifier: Verifier | FastVerifier, react: React,
                  project: Project, after_commit: Callable[[Sequence[Envelope[Any]]], None] = lambda _events: None,
-                 folds: FoldCache | None = None) -> None:
+                 folds: FoldCache | None = None, keys_caught_up: KeysCaughtUp | None = None) -> None:
         self.db, self.store, self.verifier, self.react, self.project = db, store, verifier, react, project
         self.after_commit = after_commit
         self.folds = folds or FoldCache()
+        self.keys_caught_up = keys_caught_up
 
     async def handle(self, raw: bytes, where: Delivery, log_time: datetime | None = None) -> Outcome:
         """Process one message; an exception means a broken dependency and the message is redelivered."""
         return (await self.handle_batch([(raw, where, log_time)]))[0]
 
-    async def handle_batch(self, messages: Sequence[tuple[bytes, Delivery, datetime | None]]) -> list[Outcome]:
+    async def handle_batch(self, messages: Sequence[tuple[bytes, Delivery, datetime | None]],
+                           fetched_at: float | None = None) -> list[Outcome]:
         """Process messages in log order in ONE transaction (one fsync); an exception rolls all of
-        them back and the caller must not acknowledge any (they are redelivered, deduped by event_id)."""
+        them back and the caller must not acknowledge any (they are redelivered, deduped by event_id).
+
+        fetched_at: when the batch came from the broker (the event loop's clock); given, a refusal
+        for a key reason waits for the keys topic to be read up to then, and is judged again."""
         # Verification is pure CPU: done before the transaction, so the write lock is held briefly.
         checked = [(self.verifier.verify(raw, received_at=t), raw, where) for raw, where, t in messages]
+        if fetched_at is not None and self.keys_caught_up is not None:
+            checked = await self._with_keys_read(checked, messages, fetched_at)
         outcomes: list[Outcome | None] = [None] * len(checked)
         for i, (result, _, _) in enumerate(checked):
             if isinstance(result, Accepted) and isinstance(result.event.payload, KeyRegistered | KeyRevoked):
@@ -126,6 +137,22 @@ class Consumer:
         for eid, kind, reason in voids:
             log.info("void event %s (%s): %s", eid, kind, reason)
         return outcomes  # type: ignore[return-value]
+
+    async def _with_keys_read(self, checked: list[tuple[Accepted | Rejected, bytes, Delivery]],
+                              messages: Sequence[tuple[bytes, Delivery, datetime | None]],
+                              fetched_at: float) -> list[tuple[Accepted | Rejected, bytes, Delivery]]:
+        # A key registered just before its first event can still be on its way through the keys
+        # reader: refusing the event then would drop a good prescription for this service forever.
+        doubtful = [i for i, (r, _, _) in enumerate(checked) if isinstance(r, Rejected) and r.reason in KEY_REASONS]
+        if not doubtful:
+            return checked
+        assert self.keys_caught_up is not None
+        await self.keys_caught_up(fetched_at)
+        again = list(checked)
+        for i in doubtful:
+            raw, where, t = messages[i]
+            again[i] = (self.verifier.verify(raw, received_at=t), raw, where)
+        return again
 
     async def _apply(self, s: AsyncSession, batch: _Batch, accepted: Accepted, where: Delivery,
                      voids: list[tuple[str, str, str]]) -> Outcome:

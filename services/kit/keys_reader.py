@@ -9,7 +9,9 @@ commit and no group to keep alive: on the embedded broker every heartbeat and ev
 commit is an object written to S3 (about 5 ms of the broker's CPU each; see README).
 
 The topic is read to its end before the service consumes any prescription event, so a
-restarted service judges its first events with every key event already applied.
+restarted service judges its first events with every key event already applied. Afterwards the
+two topics are read apart, so an event signed with a key registered moments before it can come
+before the key does: `caught_up` reads the keys topic to its end before such an event is refused.
 """
 
 from __future__ import annotations
@@ -40,6 +42,9 @@ class KeysReader:
         self.fetch_wait_ms = fetch_wait_ms
         self.offsets = OffsetWatch()
         self.applied = 0
+        self.done: dict[int, int] = {}  # partition -> the next offset to apply
+        self._progress = asyncio.Condition()
+        self._caught_up_from: float | None = None  # when the last catch-up that ended had begun
         self._consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -61,6 +66,23 @@ class KeysReader:
             await self.stop()
             raise
         self._task = asyncio.create_task(self._follow(consumer), name="keys")
+
+    async def caught_up(self, since: float, timeout_s: float = 10.0) -> None:
+        """Return once every key event on the log at some moment after `since` (the event loop's
+        clock) is applied: a record fetched before `since` then finds any key registered before it.
+
+        A caught-up reader costs one ListOffsets request; TimeoutError if the reader cannot get
+        there (broker away), so that the caller leaves its batch unacknowledged."""
+        loop = asyncio.get_running_loop()
+        if self._caught_up_from is not None and self._caught_up_from >= since:
+            return
+        began, consumer = loop.time(), self._consumer
+        if consumer is None:
+            raise RuntimeError("the keys reader is not running")
+        ends = await consumer.end_offsets(await self._partitions(consumer))
+        async with asyncio.timeout(timeout_s), self._progress:
+            await self._progress.wait_for(lambda: all(self.done.get(p.partition, 0) >= end for p, end in ends.items()))
+        self._caught_up_from = max(began, self._caught_up_from or began)
 
     async def stop(self) -> None:
         task, self._task = self._task, None
@@ -100,3 +122,7 @@ class KeysReader:
             # A record without a value is no event: b"" is refused as not JSON (and recorded).
             await self.apply(r.value or b"", Delivery(r.topic, r.partition, r.offset, now))
             self.applied += 1
+            self.done[r.partition] = r.offset + 1
+        # A hole given up on is passed over, so `done` runs on from the next record taken.
+        async with self._progress:
+            self._progress.notify_all()

@@ -88,10 +88,10 @@ class Service(Running):
         self.news = StreamNews()  # commands waiting for the consumer to bring their stream forward
         self.offsets = OffsetWatch()
         self.folds = FoldCache()  # the consumer and the commands fold the same streams
+        self.keys = KeysReader(s.bootstrap, s.keys_topic, self._apply_key_event)
         self.consumer = Consumer(self.db, self.store, self.verifier, self._react, self.spec.project,
-                                 self._consumed, self.folds)
+                                 self._consumed, self.folds, self.keys.caught_up)
         self._subscribe()
-        self.keys = KeysReader(s.bootstrap, s.keys_topic, self.consumer.handle)
         self.http = self._build_http()
 
     def _subscribe(self) -> None:
@@ -112,12 +112,17 @@ class Service(Running):
             if taken.records:
                 # A record without a value (a tombstone) is no event: b"" is rejected as not JSON.
                 await self.consumer.handle_batch([(r.value or b"", Delivery(r.topic, r.partition, r.offset, now),
-                                                   kafka_time(r)) for r in taken.records])
+                                                   kafka_time(r)) for r in taken.records], fetched_at=began)
             # The next batch starts consume_interval_ms after this one began at the earliest
             # (settings say why); this one is acknowledged after the wait, which only delays it.
             wait = began + s.consume_interval_ms / 1000 - asyncio.get_running_loop().time()
             if wait > 0:
                 await asyncio.sleep(wait)
+
+    async def _apply_key_event(self, raw: bytes, where: Delivery) -> None:
+        # Without fetched_at: a key event refused for a key reason must not wait for the keys
+        # reader, which is the caller.
+        await self.consumer.handle_batch([(raw, where, None)])
 
     def reaction_id(self, event: Envelope[Any], n: int = 0) -> UUID:
         """The id of the n-th thing decided in reaction to an event: the same on every replay of it,

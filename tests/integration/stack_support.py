@@ -123,6 +123,16 @@ def rejection_reason(db_dir: Path, service: str, event_id: str) -> str | None:
         con.close()
 
 
+def ledger_verdict(db_dir: Path, event_id: str) -> tuple[bool, str | None] | None:
+    """The audit ledger's verdict on an event (accepted, reason), once sealed (read-only)."""
+    con = sqlite3.connect(f"file:{db_dir / 'audit.db'}?mode=ro", uri=True)
+    try:
+        found = con.execute("select accepted, reason from audit_ledger where event_id = ?", (event_id,)).fetchone()
+        return None if found is None else (bool(found[0]), found[1])
+    finally:
+        con.close()
+
+
 def unpublished(db_dir: Path, service: str) -> int:
     """Outbox rows of a service not yet on the log (0 for a service without an outbox)."""
     con = sqlite3.connect(f"file:{db_dir / f'{service}.db'}?mode=ro", uri=True)

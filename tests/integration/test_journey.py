@@ -24,6 +24,8 @@ from infra.stack import Stack, StackConfig
 from tests.factories import signed_issue
 from tests.integration.stack_support import (
     count_types,
+    inbox_ids,
+    ledger_verdict,
     read_log,
     rejection_reason,
     republish,
@@ -228,3 +230,33 @@ async def test_a_restarted_service_still_knows_the_keys_it_learned_from_the_log(
     # it consumed any prescription event.
     assert await _key_events_read(stack, "review") == before + len(key_events)
     assert await _rejected(stack, "review", signed_after_revocation(2)) == "key_not_valid"
+
+
+async def test_an_event_signed_with_a_key_registered_just_before_it_is_accepted(stack):
+    # The keys topic and the events topic are read apart, and the broker holds the keys reader's
+    # fetch longer: the event usually comes first. It must not be refused as unknown_key.
+    ids = load_identities(stack.keys_dir)
+    doctor, now = ids.signer("dr-wang"), datetime.now(UTC)
+    key = Ed25519PrivateKey.generate()
+    fresh = Signer(doctor.actor_id, doctor.role, f"dr-wang-new-{uuid4().hex[:8]}", key, doctor.org_id)
+    seq = max(json.loads(raw)["producer_seq"] for raw in await read_log(stack.broker.bootstrap, topic="rx.keys"))
+    registered = seal(KeyRegistered(key_id=fresh.key_id, actor_id=doctor.actor_id, role=doctor.role,
+                                    org_id=doctor.org_id, public_key=public_key_text(key.public_key()),
+                                    valid_from=now - timedelta(seconds=5)),
+                      stream_id=fresh.key_id, stream_version=1, producer="platform", signer=ids.root,
+                      producer_seq=seq + 1, occurred_at=now - timedelta(seconds=5))
+    issued = signed_issue(fresh, seq=10**9 + 100, at=now)
+    eid = json.loads(issued)["event_id"]
+    await republish(stack.broker.bootstrap, [registered], topic="rx.keys")
+    await republish(stack.broker.bootstrap, [issued])
+    deadline = asyncio.get_running_loop().time() + 60
+    while eid not in inbox_ids(stack.var / "db", "review"):
+        assert rejection_reason(stack.var / "db", "review", eid) is None
+        assert asyncio.get_running_loop().time() < deadline, "review never consumed the event"
+        await asyncio.sleep(0.2)
+    assert rejection_reason(stack.var / "db", "review", eid) is None
+    # The audit reads both topics in one consumer, key events first in every batch it seals.
+    while (verdict := ledger_verdict(stack.var / "db", eid)) is None:
+        assert asyncio.get_running_loop().time() < deadline, "the audit never sealed the event"
+        await asyncio.sleep(0.2)
+    assert verdict == (True, None)
