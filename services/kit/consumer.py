@@ -82,7 +82,8 @@ class Consumer:
         self.keys_caught_up = keys_caught_up
 
     async def handle(self, raw: bytes, where: Delivery, log_time: datetime | None = None) -> Outcome:
-        """Process one message; an exception means a broken dependency and the message is redelivered."""
+        """Process one message; an exception means a broken dependency and the message is redelivered.
+        A refusal for a key reason is final here: the keys reader calls this for key events."""
         return (await self.handle_batch([(raw, where, log_time)]))[0]
 
     async def handle_batch(self, messages: Sequence[tuple[bytes, Delivery, datetime | None]],

@@ -120,9 +120,9 @@ class Service(Running):
                 await asyncio.sleep(wait)
 
     async def _apply_key_event(self, raw: bytes, where: Delivery) -> None:
-        # Without fetched_at: a key event refused for a key reason must not wait for the keys
-        # reader, which is the caller.
-        await self.consumer.handle_batch([(raw, where, None)])
+        # Consumer.handle passes no fetched_at: a key event refused for a key reason must not wait
+        # for the keys reader, which is the caller.
+        await self.consumer.handle(raw, where)
 
     def reaction_id(self, event: Envelope[Any], n: int = 0) -> UUID:
         """The id of the n-th thing decided in reaction to an event: the same on every replay of it,
