@@ -57,7 +57,8 @@ class Identities:
         return ring
 
 
-def _key_event(root: Signer, signer: Signer, seq: int, at: datetime) -> bytes:
+def key_registered(root: Signer, signer: Signer, seq: int, at: datetime) -> bytes:
+    """The root-signed key.registered of a signer's key, valid from `at` (the platform's seq-th event)."""
     payload = KeyRegistered(
         key_id=signer.key_id,
         actor_id=signer.actor_id,
@@ -92,7 +93,7 @@ def generate_identities(
         write_private(out_dir / KEYS_DIR / f"{key_id}.pem", private_key_pem(key))
         signer = Signer(actor.actor_id, actor.role, key_id, key, actor.org_id)
         signers[actor.actor_id] = signer
-        events.append(_key_event(root, signer, seq.next(), now))
+        events.append(key_registered(root, signer, seq.next(), now))
         directory.append({**actor.__dict__, "role": actor.role.value, "key_id": key_id})
     (out_dir / ACTORS_FILE).write_text(json.dumps(directory, ensure_ascii=False, indent=2))
     (out_dir / KEY_EVENTS_FILE).write_bytes(b"".join(e + b"\n" for e in events))

@@ -79,7 +79,7 @@ class KeysReader:
         began, consumer = loop.time(), self._consumer
         if consumer is None:
             raise RuntimeError("the keys reader is not running")
-        ends = await consumer.end_offsets(await self._partitions(consumer))
+        ends = await consumer.end_offsets(list(consumer.assignment()))  # assigned in start()
         async with asyncio.timeout(timeout_s), self._progress:
             await self._progress.wait_for(lambda: all(self.done.get(p.partition, 0) >= end for p, end in ends.items()))
         self._caught_up_from = max(began, self._caught_up_from or began)

@@ -6,6 +6,8 @@ import asyncio
 import json
 import sqlite3
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -74,13 +76,17 @@ async def wait_consumed(bootstrap: str, groups: list[str], topic: str = "rx.even
             await reader.stop()
 
 
+@contextmanager
+def _read_only(db_dir: Path, service: str) -> Iterator[sqlite3.Connection]:
+    """A service's SQLite database, opened read-only beside the running service."""
+    with closing(sqlite3.connect(f"file:{db_dir / f'{service}.db'}?mode=ro", uri=True)) as con:
+        yield con
+
+
 def inbox_ids(db_dir: Path, service: str) -> set[str]:
     """Event ids a service has consumed from the log (read-only)."""
-    con = sqlite3.connect(f"file:{db_dir / f'{service}.db'}?mode=ro", uri=True)
-    try:
+    with _read_only(db_dir, service) as con:
         return {r[0] for r in con.execute("select event_id from inbox")}
-    finally:
-        con.close()
 
 
 async def wait_every_event_consumed(bootstrap: str, db_dir: Path, services: list[str],
@@ -105,43 +111,31 @@ async def wait_every_event_consumed(bootstrap: str, db_dir: Path, services: list
 
 def row_counts(db_dir: Path, service: str) -> dict[str, int]:
     """Row counts of a service's SQLite tables (read-only)."""
-    con = sqlite3.connect(f"file:{db_dir / f'{service}.db'}?mode=ro", uri=True)
-    try:
+    with _read_only(db_dir, service) as con:
         tables = [r[0] for r in con.execute("select name from sqlite_master where type='table'")]
         return {t: con.execute(f'select count(*) from "{t}"').fetchone()[0] for t in tables}
-    finally:
-        con.close()
 
 
 def rejection_reason(db_dir: Path, service: str, event_id: str) -> str | None:
     """Why a service refused this event, if it has (read-only)."""
-    con = sqlite3.connect(f"file:{db_dir / f'{service}.db'}?mode=ro", uri=True)
-    try:
+    with _read_only(db_dir, service) as con:
         found = con.execute("select reason from rejections where event_id = ?", (event_id,)).fetchone()
         return None if found is None else found[0]
-    finally:
-        con.close()
 
 
 def ledger_verdict(db_dir: Path, event_id: str) -> tuple[bool, str | None] | None:
     """The audit ledger's verdict on an event (accepted, reason), once sealed (read-only)."""
-    con = sqlite3.connect(f"file:{db_dir / 'audit.db'}?mode=ro", uri=True)
-    try:
+    with _read_only(db_dir, "audit") as con:
         found = con.execute("select accepted, reason from audit_ledger where event_id = ?", (event_id,)).fetchone()
         return None if found is None else (bool(found[0]), found[1])
-    finally:
-        con.close()
 
 
 def unpublished(db_dir: Path, service: str) -> int:
     """Outbox rows of a service not yet on the log (0 for a service without an outbox)."""
-    con = sqlite3.connect(f"file:{db_dir / f'{service}.db'}?mode=ro", uri=True)
-    try:
+    with _read_only(db_dir, service) as con:
         if not con.execute("select 1 from sqlite_master where type='table' and name='outbox'").fetchone():
             return 0
         return con.execute("select count(*) from outbox where not published").fetchone()[0]
-    finally:
-        con.close()
 
 
 async def settled_counts(db_dir: Path, services: list[str], quiet_s: float = 1.0, timeout_s: float = 60) -> dict:

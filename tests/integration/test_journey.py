@@ -11,11 +11,11 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from events.identities import load_identities
+from events.identities import Identities, key_registered, load_identities
 from events.lifecycle import fold
-from events.schemas import KeyRegistered, KeyRevoked
+from events.schemas import KeyRevoked
 from events.seal import seal
-from events.signing import Signer, public_key_text
+from events.signing import Signer
 from events.verifier import read_verified
 from infra.demo import run_demo, table
 from infra.demo_scenarios import form
@@ -196,19 +196,21 @@ async def _rejected(stack, service: str, raw: bytes, timeout_s: float = 60) -> s
     return reason
 
 
+def _new_doctor_key(ids: Identities, name: str) -> Signer:
+    """A new key of dr-wang's, not in the identity files the services start from."""
+    doctor = ids.signer("dr-wang")
+    return Signer(doctor.actor_id, doctor.role, f"dr-wang-{name}-{uuid4().hex[:8]}", Ed25519PrivateKey.generate(),
+                  doctor.org_id)
+
+
 async def test_a_restarted_service_still_knows_the_keys_it_learned_from_the_log(stack):
     # A key registered and revoked on rx.keys alone, not in the identity files a service starts
     # from. Its consumer group used to resume after both events, so a restarted service forgot it.
-    ids = load_identities(stack.keys_dir)
-    doctor, now = ids.signer("dr-wang"), datetime.now(UTC)
-    key = Ed25519PrivateKey.generate()
-    log_only = Signer(doctor.actor_id, doctor.role, f"dr-wang-log-{uuid4().hex[:8]}", key, doctor.org_id)
+    ids, now = load_identities(stack.keys_dir), datetime.now(UTC)
+    log_only = _new_doctor_key(ids, "log")
     seq = len(ids.key_events)
     key_events = [
-        seal(KeyRegistered(key_id=log_only.key_id, actor_id=doctor.actor_id, role=doctor.role, org_id=doctor.org_id,
-                           public_key=public_key_text(key.public_key()), valid_from=now - timedelta(minutes=1)),
-             stream_id=log_only.key_id, stream_version=1, producer="platform", signer=ids.root,
-             producer_seq=seq + 1, occurred_at=now - timedelta(minutes=1)),
+        key_registered(ids.root, log_only, seq + 1, now - timedelta(minutes=1)),
         seal(KeyRevoked(key_id=log_only.key_id, revoked_at=now, reason="lost phone"),
              stream_id=log_only.key_id, stream_version=2, producer="platform", signer=ids.root,
              producer_seq=seq + 2, occurred_at=now),
@@ -235,16 +237,10 @@ async def test_a_restarted_service_still_knows_the_keys_it_learned_from_the_log(
 async def test_an_event_signed_with_a_key_registered_just_before_it_is_accepted(stack):
     # The keys topic and the events topic are read apart, and the broker holds the keys reader's
     # fetch longer: the event usually comes first. It must not be refused as unknown_key.
-    ids = load_identities(stack.keys_dir)
-    doctor, now = ids.signer("dr-wang"), datetime.now(UTC)
-    key = Ed25519PrivateKey.generate()
-    fresh = Signer(doctor.actor_id, doctor.role, f"dr-wang-new-{uuid4().hex[:8]}", key, doctor.org_id)
+    ids, now = load_identities(stack.keys_dir), datetime.now(UTC)
+    fresh = _new_doctor_key(ids, "new")
     seq = max(json.loads(raw)["producer_seq"] for raw in await read_log(stack.broker.bootstrap, topic="rx.keys"))
-    registered = seal(KeyRegistered(key_id=fresh.key_id, actor_id=doctor.actor_id, role=doctor.role,
-                                    org_id=doctor.org_id, public_key=public_key_text(key.public_key()),
-                                    valid_from=now - timedelta(seconds=5)),
-                      stream_id=fresh.key_id, stream_version=1, producer="platform", signer=ids.root,
-                      producer_seq=seq + 1, occurred_at=now - timedelta(seconds=5))
+    registered = key_registered(ids.root, fresh, seq + 1, now - timedelta(seconds=5))
     issued = signed_issue(fresh, seq=10**9 + 100, at=now)
     eid = json.loads(issued)["event_id"]
     await republish(stack.broker.bootstrap, [registered], topic="rx.keys")
