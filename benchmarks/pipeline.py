@@ -21,6 +21,7 @@ import signal
 import sys
 import tempfile
 import time
+import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,7 @@ from benchmarks.profiler import Profiler
 from benchmarks.report import percentiles, table
 from events.identities import load_identities
 from events.verifier import read_verified
+from infra.s3_list_cache import STATS_PATH
 from infra.stack import Stack, StackConfig
 
 SERVICES = ("prescriber", "review", "pharmacy", "delivery")
@@ -86,6 +88,14 @@ def _pids(stack: Stack) -> dict[str, int]:
     return pids
 
 
+def _s3_lists(stack: Stack) -> dict[str, int]:
+    port = stack.broker.s3_cache_port if stack.broker else None
+    if port is None:
+        return {}
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}{STATS_PATH}", timeout=5) as reply:
+        return json.loads(reply.read())  # type: ignore[no-any-return]
+
+
 async def measure(stack: Stack, args: argparse.Namespace, work: Path) -> dict[str, Any]:
     """Warm up, run the load, drain, and collect everything but the baselines."""
     ids = load_identities(stack.keys_dir)
@@ -103,6 +113,7 @@ async def measure(stack: Stack, args: argparse.Namespace, work: Path) -> dict[st
             driver.reset()
             pids = _pids(stack)
             health_before = await _health(stack)
+            lists_before = _s3_lists(stack)
             before = procstat.sample_all(pids)
             busy_before, load_before = procstat.machine_busy_s(), procstat.loadavg()
             usage_before = resource.getrusage(resource.RUSAGE_SELF)
@@ -119,6 +130,7 @@ async def measure(stack: Stack, args: argparse.Namespace, work: Path) -> dict[st
             busy_after, load_after = procstat.machine_busy_s(), procstat.loadavg()
             usage_after = resource.getrusage(resource.RUSAGE_SELF)
             health_after = await _health(stack)
+            lists_after = _s3_lists(stack)
     finally:
         await watcher.stop()
     done = sorted(watcher.events[p][DONE].seen_at for p in results if p and DONE in watcher.events[p])
@@ -187,6 +199,8 @@ async def measure(stack: Stack, args: argparse.Namespace, work: Path) -> dict[st
         },
         "http": {"requests": stats.requests, "retries_while_a_service_caught_up": stats.retries},
         "transactions": groups,
+        # Tansu's LISTs of a partition's batches (infra/s3_list_cache.py): sent to SeaweedFS or spared.
+        "broker_s3_lists": {k: lists_after[k] - lists_before.get(k, 0) for k in lists_after},
         "profiles": profiles,
         "_samples": [[raw for raw in watcher.raw[p]] for p in list(watcher.raw)[: args.sample_streams]
                      if len(watcher.raw[p]) == 9],

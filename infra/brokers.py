@@ -29,6 +29,8 @@ class Broker:
         # Ports are chosen once, so a restart comes back where clients expect it.
         self.port = settings.broker_port or (free_ports(1)[0] if launched else None)
         self.weed_ports = launchers.weed_ports() if self.kind == "tansu-durable" else {}
+        # Tansu talks S3 to infra.s3_list_cache, which talks to weed (see that module).
+        self.s3_cache_port = free_ports(1)[0] if self.kind == "tansu-durable" else None
         self.children: list[Child] = []
         self.lock = DirLock(self.data_dir)
 
@@ -123,7 +125,7 @@ class Broker:
         fd = self.lock.acquire()
         # A broker already listening on our port would answer the readiness probe while ours
         # dies on bind, and we would hand out someone else's broker.
-        taken = [p for p in [self.port, *self.weed_ports.values()] if p and port_open(p)]
+        taken = [p for p in [self.port, self.s3_cache_port, *self.weed_ports.values()] if p and port_open(p)]
         if taken:
             self.lock.release()
             raise LaunchError(f"{self.kind}: port(s) {taken} already in use on 127.0.0.1")
@@ -139,10 +141,12 @@ class Broker:
         if self.kind == "tansu-durable":
             weed = launchers.weed_child(self.data_dir, self.weed_ports)
             filer = self.weed_ports["filer.port"]
-            s3 = self.weed_ports["s3.port"]
+            s3, front = self.weed_ports["s3.port"], self.s3_cache_port
+            assert front is not None
             return [
                 (weed, lambda: launchers.bucket_ready(filer), "S3 bucket"),
-                (launchers.tansu_child(self.data_dir, self.port, s3), None, ""),
+                (launchers.s3_cache_child(self.data_dir, front, s3), lambda: port_open(front), "S3 list cache"),
+                (launchers.tansu_child(self.data_dir, self.port, front), None, ""),
             ]
         return []  # external: nothing to launch
 

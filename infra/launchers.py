@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import stat
+import sys
 import sysconfig
 import urllib.error
 import urllib.request
@@ -107,6 +108,13 @@ def bucket_ready(filer_port: int) -> bool:
             return reply.status == 200
     except (urllib.error.URLError, OSError):
         return False
+
+
+def s3_cache_child(data_dir: Path, port: int, s3_port: int) -> Child:
+    """infra.s3_list_cache in front of weed's S3 port: Tansu's repeated LISTs answered once."""
+    argv = [sys.executable, "-m", "infra.s3_list_cache", "--port", str(port),
+            "--upstream", f"http://127.0.0.1:{s3_port}"]
+    return Child("s3cache", argv, data_dir / "s3cache.log", _clean_env({}), cwd=Path(__file__).parent.parent)
 
 
 def noida_child(data_dir: Path, kafka_port: int) -> Child:

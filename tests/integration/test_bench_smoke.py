@@ -29,12 +29,14 @@ def test_a_tiny_run_writes_every_field(tmp_path, capsys):
         assert all(k in report[section] for k in keys), (section, report[section].keys())
     for span in ("issued_to_approved", "approved_to_dispensed", "issued_to_delivered"):
         assert set(report["latency_ms"][span]) >= {"p50", "p95", "p99"} and report["latency_ms"][span]["n"] == 20
-    for name in ("prescriber", "review", "pharmacy", "delivery", "tansu", "weed"):
+    for name in ("prescriber", "review", "pharmacy", "delivery", "tansu", "weed", "s3cache"):
         assert report["processes"][name]["peak_rss_mb"] > 0 and report["processes"][name]["cpu_s"] >= 0
     kafka, sig, store = (report["baselines"][k] for k in ("kafka_raw", "ed25519", "event_store"))
     assert kafka["consume_msgs_per_s"] > 0 and sig["sign_per_s"] > 0 and sig["verify_per_s"] > 0
     assert store["append_one_writer"]["ratio_ours_over_theirs"] > 0 and store["load"]["ours_rows_events_per_s"] > 0
     assert store["append_one_writer"]["ratio_ours_sealed_beforehand_over_theirs"] > 0
+    lists = report["broker_s3_lists"]  # Tansu fetched through the S3 front, and it counted
+    assert lists["list_sent_on"] > 0 and set(lists) >= {"list_answered_from_cache", "list_shared_in_flight"}
     t = report["throughput"]
     assert t["stopped_early"] is None and sum(t["delivered_per_10s"]) == t["completed"] == 20
     assert "throughput" in capsys.readouterr().out  # the table was printed
