@@ -21,7 +21,6 @@ import signal
 import sys
 import tempfile
 import time
-import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -35,7 +34,7 @@ from benchmarks.profiler import Profiler
 from benchmarks.report import percentiles, table
 from events.identities import load_identities
 from events.verifier import read_verified
-from infra.s3_list_cache import STATS_PATH
+from infra.s3_list_cache import read_stats
 from infra.stack import Stack, StackConfig
 
 SERVICES = ("prescriber", "review", "pharmacy", "delivery")
@@ -90,10 +89,7 @@ def _pids(stack: Stack) -> dict[str, int]:
 
 def _s3_lists(stack: Stack) -> dict[str, int]:
     port = stack.broker.s3_cache_port if stack.broker else None
-    if port is None:
-        return {}
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}{STATS_PATH}", timeout=5) as reply:
-        return json.loads(reply.read())  # type: ignore[no-any-return]
+    return {} if port is None else read_stats(port)
 
 
 async def measure(stack: Stack, args: argparse.Namespace, work: Path) -> dict[str, Any]:
@@ -199,7 +195,7 @@ async def measure(stack: Stack, args: argparse.Namespace, work: Path) -> dict[st
         },
         "http": {"requests": stats.requests, "retries_while_a_service_caught_up": stats.retries},
         "transactions": groups,
-        # Tansu's LISTs of a partition's batches (infra/s3_list_cache.py): sent to SeaweedFS or spared.
+        # Tansu's S3 LISTs, nearly all of a partition's batches (infra/s3_list_cache.py): sent on or spared.
         "broker_s3_lists": {k: lists_after[k] - lists_before.get(k, 0) for k in lists_after},
         "profiles": profiles,
         "_samples": [[raw for raw in watcher.raw[p]] for p in list(watcher.raw)[: args.sample_streams]

@@ -94,7 +94,7 @@ def table(report: dict[str, Any]) -> str:
         lines.append(f"  log delay (commit -> outbox -> broker -> reader) p50 {d['p50']} p99 {d['p99']} ms")
     lists = report.get("broker_s3_lists")
     if lists:
-        lines.append(f"  Tansu's LISTs of stored batches: {lists['list_sent_on']} sent to SeaweedFS, "
+        lines.append(f"  Tansu's S3 LISTs: {lists['list_sent_on']} sent to SeaweedFS, "
                      f"{lists['list_answered_from_cache']} answered from the cache, "
                      f"{lists['list_shared_in_flight']} shared with one in flight")
     tx = report.get("transactions", {})

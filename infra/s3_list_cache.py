@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
+import urllib.request
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl
 
@@ -196,6 +198,12 @@ class S3ListCache:
 
 def _end_to_end(headers: CIMultiDictProxy[str] | CIMultiDict[str]) -> CIMultiDict[str]:
     return CIMultiDict((k, v) for k, v in headers.items() if k.lower() not in HOP_BY_HOP)
+
+
+def read_stats(port: int) -> dict[str, int]:
+    """The LIST counts of the front listening on 127.0.0.1:port (for the bench and the tests)."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}{STATS_PATH}", timeout=5) as reply:
+        return json.loads(reply.read())  # type: ignore[no-any-return]
 
 
 def app(upstream: str) -> web.Application:

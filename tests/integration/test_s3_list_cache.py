@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import json
-import urllib.request
-from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from infra.brokers import Broker
 from infra.kafka_options import PRODUCER_OPTIONS
-from infra.s3_list_cache import STATS_PATH
+from infra.s3_list_cache import read_stats
 
 pytestmark = pytest.mark.integration
 
@@ -20,11 +17,6 @@ TOPIC = "rx.checkpoints"  # one partition: every batch lands under one LIST pref
 READERS = 3
 ROUNDS = 12
 WAIT_S = 10.0
-
-
-def cache_stats(broker: Broker) -> dict[str, Any]:
-    with urllib.request.urlopen(f"http://127.0.0.1:{broker.s3_cache_port}{STATS_PATH}", timeout=5) as reply:
-        return json.loads(reply.read())  # type: ignore[no-any-return]
 
 
 async def next_values(reader: AIOKafkaConsumer, tp: TopicPartition, count: int) -> list[bytes]:
@@ -53,7 +45,9 @@ async def test_readers_see_each_new_batch_while_repeated_lists_are_spared(
         start = (await readers[0].end_offsets([tp]))[tp]
         for reader in readers:
             reader.seek(tp, start)
-        before = cache_stats(durable_broker)
+        port = durable_broker.s3_cache_port
+        assert port is not None  # tansu-durable runs the front
+        before = read_stats(port)
         for n in range(ROUNDS):
             await producer.send_and_wait(TOPIC, f"round {n}".encode())
             for reader in readers:
@@ -68,7 +62,7 @@ async def test_readers_see_each_new_batch_while_repeated_lists_are_spared(
         await producer.stop()
         for reader in readers:
             await reader.stop()
-    after = cache_stats(durable_broker)
+    after = read_stats(port)
     spared = sum(after[k] - before[k] for k in ("list_answered_from_cache", "list_shared_in_flight"))
     assert spared >= ROUNDS, after  # readers after the first were answered without SeaweedFS
     assert after["list_sent_on"] - before["list_sent_on"] >= ROUNDS, after  # each new batch listed afresh
