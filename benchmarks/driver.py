@@ -20,7 +20,7 @@ import aiohttp
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from infra.demo_scenarios import dispense_lines, form
-from services.kit.offsets import OffsetWatch
+from services.kit.offsets import OffsetWatch, take_records
 
 DOCTORS = ("dr-wang", "dr-liu", "dr-li")
 COURIERS = ("courier-1", "courier-2")
@@ -83,12 +83,9 @@ class LogWatcher:
         while True:
             batches = await self._consumer.getmany(timeout_ms=200, max_records=5000)
             now = time.time()
-            for tp, records in batches.items():
-                taken = watch.take(records)
-                for r in taken.records:
+            for records in batches.values():
+                for r in take_records(watch, records, self._consumer, "bench driver").records:
                     self._saw(r.value, now)
-                for hole in taken.reread:
-                    self._consumer.seek(tp, hole.expected)
 
     def _saw(self, raw: bytes, now: float) -> None:
         obj = json.loads(raw)

@@ -114,7 +114,7 @@ def s3_cache_child(data_dir: Path, port: int, s3_port: int) -> Child:
     """infra.s3_list_cache in front of weed's S3 port: Tansu's repeated LISTs answered once."""
     argv = [sys.executable, "-m", "infra.s3_list_cache", "--port", str(port),
             "--upstream", f"http://127.0.0.1:{s3_port}"]
-    return Child("s3cache", argv, data_dir / "s3cache.log", _clean_env({}), cwd=Path(__file__).parent.parent)
+    return Child("s3cache", argv, data_dir / "s3cache.log", _clean_env({}))
 
 
 def noida_child(data_dir: Path, kafka_port: int) -> Child:

@@ -90,10 +90,6 @@ def _bucket_and_key(path: str) -> tuple[str, str]:
     return bucket, key
 
 
-def _is_list(request: web.Request) -> bool:
-    return request.method == "GET" and "list-type" in request.query and _bucket_and_key(request.path)[1] == ""
-
-
 class S3ListCache:
     """The proxy: an aiohttp server forwarding to one S3 endpoint."""
 
@@ -120,18 +116,17 @@ class S3ListCache:
     async def handle(self, request: web.Request) -> web.StreamResponse:
         if request.path == STATS_PATH:
             return web.json_response(self.stats())
-        if _is_list(request):
-            return await self._list(request)
+        bucket, key = _bucket_and_key(request.path)
+        if request.method == "GET" and not key and "list-type" in request.query:  # ListObjectsV2
+            return await self._list(request, bucket)
         if request.method in READS:
             return await self._forward(request)
-        bucket, key = _bucket_and_key(request.path)
         try:
             return await self._forward(request)
         finally:  # whatever became of the write, listings taken before it are not trusted
             self.cache.wrote(bucket, key)
 
-    async def _list(self, request: web.Request) -> web.StreamResponse:
-        bucket, _ = _bucket_and_key(request.path)
+    async def _list(self, request: web.Request, bucket: str) -> web.StreamResponse:
         prefix = request.query.get("prefix", "")
         # The answer depends on the query's parameters, not on its signature or date.
         query = "&".join(f"{k}={v}" for k, v in sorted(parse_qsl(request.query_string, keep_blank_values=True)))
