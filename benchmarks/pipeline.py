@@ -87,9 +87,15 @@ def _pids(stack: Stack) -> dict[str, int]:
     return pids
 
 
-def _s3_lists(stack: Stack) -> dict[str, int]:
+def _s3_lists(stack: Stack) -> dict[str, Any]:
     port = stack.broker.s3_cache_port if stack.broker else None
     return {} if port is None else read_stats(port)
+
+
+def _since(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    """The S3 front's counts during the measured run (they may nest: requests by kind)."""
+    return {k: _since(before.get(k, {}), v) if isinstance(v, dict) else v - before.get(k, 0)
+            for k, v in after.items()}
 
 
 async def measure(stack: Stack, args: argparse.Namespace, work: Path) -> dict[str, Any]:
@@ -196,7 +202,7 @@ async def measure(stack: Stack, args: argparse.Namespace, work: Path) -> dict[st
         "http": {"requests": stats.requests, "retries_while_a_service_caught_up": stats.retries},
         "transactions": groups,
         # Tansu's S3 LISTs, nearly all of a partition's batches (infra/s3_list_cache.py): sent on or spared.
-        "broker_s3_lists": {k: lists_after[k] - lists_before.get(k, 0) for k in lists_after},
+        "broker_s3_lists": _since(lists_before, lists_after),
         "profiles": profiles,
         "_samples": [[raw for raw in watcher.raw[p]] for p in list(watcher.raw)[: args.sample_streams]
                      if len(watcher.raw[p]) == 9],

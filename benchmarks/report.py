@@ -95,8 +95,11 @@ def table(report: dict[str, Any]) -> str:
     lists = report.get("broker_s3_lists")
     if lists:
         lines.append(f"  Tansu's S3 LISTs: {lists['list_sent_on']} sent to SeaweedFS, "
-                     f"{lists['list_answered_from_cache']} answered from the cache, "
-                     f"{lists['list_shared_in_flight']} shared with one in flight")
+                     f"{lists['list_answered_by_front']} answered by the front from its own listing, "
+                     f"{lists['list_shared_in_flight']} shared with one in flight, "
+                     f"{lists['listings_dropped']} listings dropped by a write of unknown outcome; "
+                     f"{lists.get('batch_gets_answered_by_front', 0)} batch GETs answered by the front; relayed: "
+                     + ", ".join(f"{n} {kind}" for kind, n in sorted(lists.get("relayed", {}).items())))
     tx = report.get("transactions", {})
     if tx:
         lines += ["", "  transactions / commits (fsyncs): " + ", ".join(

@@ -1,21 +1,20 @@
-"""A front for SeaweedFS's S3 API that answers Tansu's repeated LISTs (local durable broker only).
+"""A front for SeaweedFS's S3 API that answers Tansu's LISTs itself (local durable broker only).
 
 Tansu 0.6 keeps each produced batch as one S3 object, and every fetch that finds new records
-LISTs all the batch objects of the partition (tansu-storage, dynostore fetch) to find the one
-holding the fetch offset. Every service reads rx.events, so that LIST ran about 40 times a
+LISTs all the batch objects of the partition (tansu-storage, dynostore fetch) to find the ones
+from the fetch offset on. Every service reads rx.events, so that LIST ran about 40 times a
 second, SeaweedFS spent about 10 µs per listed object on it, and the log's growth took its CPU
-from a quarter of a core to all of one: a 10,000-prescription run stalled. Between two
-produces those LISTs all return the same bytes.
+from a quarter of a core to all of one: a 10,000-prescription run stalled.
 
 This proxy passes every request through unchanged (the SigV4 signature covers the host and the
-query as sent, so both go on as they came) and answers a LIST again from the bytes of the last
-identical one, until a write under its prefix has completed. A LIST that was in flight while
-such a write completed is not kept, so what a cached answer omits is only what a LIST sent at
-the same moment could have missed too. A write's outcome is never guessed: success, failure or
-a broken connection all drop the cache for the prefixes the key falls under.
+query as sent, so both go on as they came), keeps its own copy of each listing, loaded from
+SeaweedFS once and kept current by the writes it relays (infra/s3_listing.py says how, and why
+that is consistent), and answers LISTs from it. It also gives readers the batch objects that
+another reader has just fetched (infra/s3_objects.py). Identical LISTs or GETs sent on to
+SeaweedFS at the same moment, with no write completed in between, share one request.
 
-Cached answers skip SeaweedFS's signature check. Both listen on 127.0.0.1 with throwaway
-credentials (infra.launchers.S3_ENV), and an answer is only cached from a signed request.
+Answers from the front skip SeaweedFS's signature check. Both listen on 127.0.0.1 with
+throwaway credentials (infra.launchers.S3_ENV), and a listing is only loaded from a signed request.
 """
 
 from __future__ import annotations
@@ -25,12 +24,18 @@ import asyncio
 import json
 import logging
 import urllib.request
-from dataclasses import dataclass, field
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
 from urllib.parse import parse_qsl
 
 from aiohttp import ClientError, ClientSession, ClientTimeout, TCPConnector, web
 from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
+
+from infra.s3_listing import ANSWERABLE, Listings, parse_page
+from infra.s3_objects import ObjectCache, StoredObject, kept_kind
+from infra.s3_writes import DELETED, UNKNOWN, Outcome, write_outcome
 
 log = logging.getLogger("rxflow.s3cache")
 
@@ -45,42 +50,15 @@ STATS_PATH = "/_rxflow/stats"
 
 
 @dataclass
-class _Listing:
-    generation: int
+class _Answer:
     status: int
     headers: CIMultiDict[str]
     body: bytes
 
 
-@dataclass
-class ListCache:
-    """LIST answers per (bucket, prefix) and query, valid until a write under the prefix completes."""
-
-    generations: dict[tuple[str, str], int] = field(default_factory=dict)
-    answers: dict[tuple[str, str], dict[str, _Listing]] = field(default_factory=dict)
-    hits: int = 0
-
-    def generation(self, bucket: str, prefix: str) -> int:
-        return self.generations.setdefault((bucket, prefix), 0)
-
-    def lookup(self, bucket: str, prefix: str, query: str) -> _Listing | None:
-        answer = self.answers.get((bucket, prefix), {}).get(query)
-        self.hits += answer is not None
-        return answer
-
-    def keep(self, bucket: str, prefix: str, query: str, answer: _Listing) -> None:
-        """Keep an answer taken at answer.generation, unless a write under the prefix completed
-        while that LIST was in flight (it may or may not show that write)."""
-        if answer.generation == self.generation(bucket, prefix):
-            self.answers.setdefault((bucket, prefix), {})[query] = answer
-
-    def wrote(self, bucket: str, key: str) -> None:
-        """A write to bucket/key completed (or may have): listings that could show it are stale.
-        An empty key is a bucket-wide request (a multi-object delete): every prefix is stale."""
-        for (b, prefix), generation in self.generations.items():
-            if b == bucket and (not key or key.startswith(prefix)):
-                self.generations[(b, prefix)] = generation + 1
-                self.answers.pop((b, prefix), None)
+def _kind(key: str) -> str:
+    """What an object is, for the counts: a batch, or the file name (watermark.json, meta.json...)."""
+    return "records" if key.endswith(".batch") else key.rsplit("/", 1)[-1] or "(bucket)"
 
 
 def _bucket_and_key(path: str) -> tuple[str, str]:
@@ -95,10 +73,15 @@ class S3ListCache:
 
     def __init__(self, upstream: str) -> None:
         self.upstream = upstream.rstrip("/")
-        self.cache = ListCache()
-        self._in_flight: dict[tuple[str, str, str, int], asyncio.Task[_Listing]] = {}
+        self.listings = Listings()
+        self._in_flight: dict[tuple[str, str, str, int], asyncio.Task[_Answer]] = {}
+        self._writes: dict[str, int] = {}  # writes completed per bucket, for sharing LISTs and GETs
+        self.objects = ObjectCache()
+        self._gets: dict[tuple[str, str, int], asyncio.Future[tuple[int, CIMultiDict[str], bytes, str | None]]] = {}
+        self.answered = 0  # LISTs answered from a kept listing
         self.shared = 0  # LISTs answered by one already out
         self.sent = 0  # LISTs sent on to S3
+        self.relayed: Counter[str] = Counter()  # other requests, by method and kind of object
         self.session: ClientSession | None = None
 
     async def start(self, app: web.Application) -> None:
@@ -119,41 +102,93 @@ class S3ListCache:
         bucket, key = _bucket_and_key(request.path)
         if request.method == "GET" and not key and "list-type" in request.query:  # ListObjectsV2
             return await self._list(request, bucket)
+        if request.method == "GET" and kept_kind(key, request.headers, request.query_string):
+            return await self._get_batch(request, bucket, key)
+        self.relayed[f"{request.method} {_kind(key)}"] += 1
         if request.method in READS:
             return await self._forward(request)
+        outcome: Outcome = UNKNOWN  # until the answer says otherwise
         try:
-            return await self._forward(request)
-        finally:  # whatever became of the write, listings taken before it are not trusted
-            self.cache.wrote(bucket, key)
+            status, headers, body, _ = await self._send(request)
+            outcome = write_outcome(request, key, await request.read(), status, headers)
+            return web.Response(status=status, headers=headers, body=body)
+        finally:  # before Tansu hears of the write, so that its next LIST or GET shows it
+            self._writes[bucket] = self._writes.get(bucket, 0) + 1
+            self.objects.drop(bucket, key)
+            self._record(bucket, key, outcome)
+
+    async def _get_batch(self, request: web.Request, bucket: str, key: str) -> web.StreamResponse:
+        """A batch object, from the front's copy or from S3 (readers asking at once share one GET)."""
+        stored = self.objects.get(bucket, key)
+        if stored is None:
+            flight = (bucket, key, self._writes.get(bucket, 0))
+            shared = self._gets.get(flight)
+            if shared is None:
+                self.relayed["GET records"] += 1
+                shared = self._gets[flight] = asyncio.ensure_future(self._send(request))
+                shared.add_done_callback(lambda _: self._gets.pop(flight, None))
+            status, headers, body, _ = await asyncio.shield(shared)
+            if status != 200:
+                return web.Response(status=status, headers=headers, body=body)
+            stored = StoredObject(headers, body)
+            if flight[2] == self._writes.get(bucket, 0):  # no write relayed while it was out
+                self.objects.keep(bucket, key, stored)
+        return web.Response(headers=stored.headers, body=stored.body)
+
+    def _record(self, bucket: str, key: str, outcome: Outcome) -> None:
+        if outcome is UNKNOWN or not key:  # (no key: a bucket-wide request)
+            self.listings.unknown(bucket, key)
+        elif outcome is DELETED:
+            self.listings.delete(bucket, key)
+        elif isinstance(outcome, str):
+            self.listings.put(bucket, key, outcome)
 
     async def _list(self, request: web.Request, bucket: str) -> web.StreamResponse:
         prefix = request.query.get("prefix", "")
-        # The answer depends on the query's parameters, not on its signature or date.
-        query = "&".join(f"{k}={v}" for k, v in sorted(parse_qsl(request.query_string, keep_blank_values=True)))
-        answer = self.cache.lookup(bucket, prefix, query) or await self._list_once(request, bucket, prefix, query)
+        kept = self.listings.answer(bucket, prefix, request.query)
+        if kept is not None:
+            self.answered += 1
+            return web.Response(body=kept, content_type="application/xml")
+        answer = await self._list_once(request, bucket, prefix)
         return web.Response(status=answer.status, headers=answer.headers, body=answer.body)
 
-    async def _list_once(self, request: web.Request, bucket: str, prefix: str, query: str) -> _Listing:
+    async def _list_once(self, request: web.Request, bucket: str, prefix: str) -> _Answer:
         # One produce wakes every reader of the partition at once, and each LISTs it: those that
         # ask while the same LIST is out, with no write completed since it was sent, share it.
         # It runs as a task of its own, so a reader that hangs up does not take it from the rest.
-        key = (bucket, prefix, query, self.cache.generation(bucket, prefix))
+        # The answer depends on the query's parameters, not on its signature or date.
+        query = "&".join(f"{k}={v}" for k, v in sorted(parse_qsl(request.query_string, keep_blank_values=True)))
+        key = (bucket, prefix, query, self._writes.get(bucket, 0))
         shared = self._in_flight.get(key)
         if shared is not None:
             self.shared += 1
         else:
             self.sent += 1
-            shared = self._in_flight[key] = asyncio.ensure_future(self._fetch_listing(request, key))
+            shared = self._in_flight[key] = asyncio.ensure_future(self._load(request, bucket, prefix))
             shared.add_done_callback(lambda _: self._in_flight.pop(key, None))
         return await asyncio.shield(shared)
 
-    async def _fetch_listing(self, request: web.Request, key: tuple[str, str, str, int]) -> _Listing:
-        bucket, prefix, query, generation = key
-        status, headers, body, _ = await self._send(request)
-        answer = _Listing(generation, status, headers, body)
-        if status == 200:
-            self.cache.keep(bucket, prefix, query, answer)
-        return answer
+    async def _load(self, request: web.Request, bucket: str, prefix: str) -> _Answer:
+        """Send a LIST on to S3, and keep what it says as (a page of) the listing to answer from."""
+        token = request.query.get("continuation-token")
+        if not set(request.query) <= ANSWERABLE:
+            handle = None
+        elif token:
+            handle = self.listings.resume(bucket, prefix, token)
+        else:
+            handle = self.listings.begin(bucket, prefix)
+        page = None
+        try:
+            status, headers, body, _ = await self._send(request)
+            if handle is not None and status == 200:
+                try:
+                    page = parse_page(body)
+                except ValueError as error:
+                    log.warning("not keeping a LIST answer of %s/%s: %s", bucket, prefix, error)
+            return _Answer(status, headers, body)
+        finally:
+            if handle is not None:
+                self.listings.loaded(handle, page)
 
     async def _forward(self, request: web.Request) -> web.StreamResponse:
         status, headers, body, length = await self._send(request)
@@ -180,15 +215,17 @@ class S3ListCache:
             log.warning("upstream %s %s failed: %s", request.method, request.path, error)
             return 502, CIMultiDict(), b"", None
 
-    def stats(self) -> dict[str, int]:
-        return {"list_answered_from_cache": self.cache.hits, "list_shared_in_flight": self.shared,
-                "list_sent_on": self.sent}
+    def stats(self) -> dict[str, Any]:
+        return {"list_answered_by_front": self.answered, "list_shared_in_flight": self.shared,
+                "list_sent_on": self.sent, "listings_dropped": self.listings.dropped,
+                "batch_gets_answered_by_front": self.objects.hits, "relayed": dict(self.relayed)}
 
     async def _log_stats(self) -> None:
         while True:
             await asyncio.sleep(STATS_EVERY_S)
-            log.info("LIST answered from cache %(list_answered_from_cache)d, shared in flight "
-                     "%(list_shared_in_flight)d, sent on %(list_sent_on)d", self.stats())
+            log.info("LIST answered by the front %(list_answered_by_front)d, shared in flight "
+                     "%(list_shared_in_flight)d, sent on %(list_sent_on)d; listings dropped %(listings_dropped)d",
+                     self.stats())
 
 
 def _end_to_end(headers: CIMultiDictProxy[str] | CIMultiDict[str]) -> CIMultiDict[str]:
