@@ -80,7 +80,11 @@ def token_for(key: str) -> str:
 
 
 def key_of(token: str) -> str:
-    return base64.urlsafe_b64decode(token[len(TOKEN_MARK):].encode()).decode()
+    """The key a token of ours continues after (ValueError for anything token_for did not make)."""
+    key = base64.b64decode(token[len(TOKEN_MARK):], altchars=b"-_", validate=True).decode()
+    if token_for(key) != token:
+        raise ValueError(f"not a continuation token of the front: {token!r}")
+    return key
 
 
 @dataclass
@@ -152,7 +156,10 @@ class Listings:
         listing = self.ready.get((bucket, prefix))
         if token and listing is None:
             listing = self.retired.get((bucket, prefix))
-        return None if listing is None else listing.answer(bucket, prefix, query)
+        try:
+            return None if listing is None else listing.answer(bucket, prefix, query)
+        except ValueError:  # a token or max-keys that does not parse: SeaweedFS says what is wrong
+            return None
 
     def begin(self, bucket: str, prefix: str) -> int:
         """Start loading a listing (its first page is being asked for); returns its handle."""

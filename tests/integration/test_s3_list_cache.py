@@ -32,12 +32,13 @@ async def next_values(reader: AIOKafkaConsumer, tp: TopicPartition, count: int) 
     return got
 
 
-async def test_readers_see_each_new_batch_while_repeated_lists_are_spared(
+async def test_readers_see_each_new_batch_from_the_fronts_own_listing(
     durable_broker: Broker,
 ) -> None:
     # Every round puts one new batch object under the partition's prefix, then several readers
-    # fetch it: one LIST goes through to SeaweedFS and the others share it or its cached answer;
-    # an answer kept from before the produce would hide the new batch from all of them.
+    # fetch it: the front answers their LISTs from its own listing, which must show the batch
+    # (a listing the produce did not reach would hide it from all of them), and gives the batch
+    # itself to the readers after the first.
     tp = TopicPartition(TOPIC, 0)
     producer = AIOKafkaProducer(bootstrap_servers=durable_broker.bootstrap, **PRODUCER_OPTIONS)
     readers = [AIOKafkaConsumer(bootstrap_servers=durable_broker.bootstrap, enable_auto_commit=False,

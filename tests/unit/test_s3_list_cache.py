@@ -85,6 +85,8 @@ def test_nothing_is_answered_before_a_listing_is_loaded_or_for_queries_it_cannot
     assert listings.answer("tansu", RECORDS, {**QUERY, "encoding-type": "url"}) is None
     assert listings.answer("tansu", RECORDS, {**QUERY, "continuation-token": "seaweed's"}) is None
     assert listings.answer("tansu", "clusters/", {**QUERY, "prefix": "clusters/"}) is None
+    assert listings.answer("tansu", RECORDS, {**QUERY, "continuation-token": "rxflow-%%%"}) is None
+    assert listings.answer("tansu", RECORDS, {**QUERY, "max-keys": "many"}) is None
 
 
 def test_a_load_applies_the_writes_completed_while_it_ran() -> None:
