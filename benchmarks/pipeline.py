@@ -201,7 +201,8 @@ async def measure(stack: Stack, args: argparse.Namespace, work: Path) -> dict[st
         },
         "http": {"requests": stats.requests, "retries_while_a_service_caught_up": stats.retries},
         "transactions": groups,
-        # Tansu's S3 LISTs, nearly all of a partition's batches (infra/s3_list_cache.py): sent on or spared.
+        # Tansu's S3 requests (infra/s3_list_cache.py): what the front answered itself, what it
+        # sent on. The key keeps its first name, so that results stay comparable.
         "broker_s3_lists": _since(lists_before, lists_after),
         "profiles": profiles,
         "_samples": [[raw for raw in watcher.raw[p]] for p in list(watcher.raw)[: args.sample_streams]

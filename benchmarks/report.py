@@ -94,7 +94,7 @@ def table(report: dict[str, Any]) -> str:
         lines.append(f"  log delay (commit -> outbox -> broker -> reader) p50 {d['p50']} p99 {d['p99']} ms")
     lists = report.get("broker_s3_lists")
     if lists:
-        lines.append(f"  Tansu's S3 LISTs: {lists['list_sent_on']} sent to SeaweedFS, "
+        lines.append(f"  Tansu's S3 requests: LISTs {lists['list_sent_on']} sent to SeaweedFS, "
                      f"{lists['list_answered_by_front']} answered by the front from its own listing, "
                      f"{lists['list_shared_in_flight']} shared with one in flight, "
                      f"{lists['listings_dropped']} listings dropped by a write of unknown outcome; "
