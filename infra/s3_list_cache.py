@@ -25,6 +25,7 @@ import json
 import logging
 import urllib.request
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
@@ -33,7 +34,7 @@ from aiohttp import ClientError, ClientSession, ClientTimeout, TCPConnector, web
 from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
-from infra.s3_listing import ANSWERABLE, Listings, parse_page
+from infra.s3_listing import Listings, answerable, parse_page
 from infra.s3_objects import ObjectCache, StoredObject, kept_kind
 from infra.s3_writes import DELETED, UNKNOWN, Outcome, write_outcome
 
@@ -49,11 +50,17 @@ STATS_EVERY_S = 60.0
 STATS_PATH = "/_rxflow/stats"
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Answer:
+    """What SeaweedFS answered (502 and nothing else when it could not be reached)."""
+
     status: int
     headers: CIMultiDict[str]
     body: bytes
+    length: str | None = None  # its Content-Length, which a HEAD answer carries without a body
+
+    def response(self) -> web.Response:
+        return web.Response(status=self.status, headers=self.headers, body=self.body)
 
 
 def _kind(key: str) -> str:
@@ -74,10 +81,11 @@ class S3ListCache:
     def __init__(self, upstream: str) -> None:
         self.upstream = upstream.rstrip("/")
         self.listings = Listings()
-        self._in_flight: dict[tuple[str, str, str, int], asyncio.Task[_Answer]] = {}
-        self._writes: dict[str, int] = {}  # writes completed per bucket, for sharing LISTs and GETs
+        # LISTs and batch GETs sent on to S3 and not answered yet, by what they ask and how many
+        # writes had completed in the bucket when they were sent.
+        self._in_flight: dict[tuple[str, ...], asyncio.Future[_Answer]] = {}
+        self._writes: dict[str, int] = {}  # writes completed per bucket
         self.objects = ObjectCache()
-        self._gets: dict[tuple[str, str, int], asyncio.Future[tuple[int, CIMultiDict[str], bytes, str | None]]] = {}
         self.answered = 0  # LISTs answered from a kept listing
         self.shared = 0  # LISTs answered by one already out
         self.sent = 0  # LISTs sent on to S3
@@ -109,9 +117,9 @@ class S3ListCache:
             return await self._forward(request)
         outcome: Outcome = UNKNOWN  # until the answer says otherwise
         try:
-            status, headers, body, _ = await self._send(request)
-            outcome = write_outcome(request, key, await request.read(), status, headers)
-            return web.Response(status=status, headers=headers, body=body)
+            answer = await self._send(request)
+            outcome = write_outcome(request, key, await request.read(), answer.status, answer.headers)
+            return answer.response()
         finally:  # before Tansu hears of the write, so that its next LIST or GET shows it
             self._writes[bucket] = self._writes.get(bucket, 0) + 1
             self.objects.drop(bucket, key)
@@ -121,19 +129,27 @@ class S3ListCache:
         """A batch object, from the front's copy or from S3 (readers asking at once share one GET)."""
         stored = self.objects.get(bucket, key)
         if stored is None:
-            flight = (bucket, key, self._writes.get(bucket, 0))
-            shared = self._gets.get(flight)
-            if shared is None:
-                self.relayed["GET records"] += 1
-                shared = self._gets[flight] = asyncio.ensure_future(self._send(request))
-                shared.add_done_callback(lambda _: self._gets.pop(flight, None))
-            status, headers, body, _ = await asyncio.shield(shared)
-            if status != 200:
-                return web.Response(status=status, headers=headers, body=body)
-            stored = StoredObject(headers, body)
-            if flight[2] == self._writes.get(bucket, 0):  # no write relayed while it was out
+            writes = self._writes.get(bucket, 0)
+            shared, sent = self._once(("GET", bucket, key, str(writes)), lambda: self._send(request))
+            self.relayed["GET records"] += sent
+            answer = await asyncio.shield(shared)
+            if answer.status != 200:
+                return answer.response()
+            stored = StoredObject(answer.headers, answer.body)
+            if writes == self._writes.get(bucket, 0):  # no write relayed while it was out
                 self.objects.keep(bucket, key, stored)
         return web.Response(headers=stored.headers, body=stored.body)
+
+    def _once(self, ask: tuple[str, ...],
+              send: Callable[[], Awaitable[_Answer]]) -> tuple[asyncio.Future[_Answer], bool]:
+        """The request for `ask` already out, or `send` sent now (True) as a task of its own, so
+        that a reader who hangs up does not take it from the others."""
+        shared = self._in_flight.get(ask)
+        if shared is not None:
+            return shared, False
+        shared = self._in_flight[ask] = asyncio.ensure_future(send())
+        shared.add_done_callback(lambda _: self._in_flight.pop(ask, None))
+        return shared, True
 
     def _record(self, bucket: str, key: str, outcome: Outcome) -> None:
         if outcome is UNKNOWN or not key:  # (no key: a bucket-wide request)
@@ -149,29 +165,23 @@ class S3ListCache:
         if kept is not None:
             self.answered += 1
             return web.Response(body=kept, content_type="application/xml")
-        answer = await self._list_once(request, bucket, prefix)
-        return web.Response(status=answer.status, headers=answer.headers, body=answer.body)
+        return (await self._list_once(request, bucket, prefix)).response()
 
     async def _list_once(self, request: web.Request, bucket: str, prefix: str) -> _Answer:
         # One produce wakes every reader of the partition at once, and each LISTs it: those that
         # ask while the same LIST is out, with no write completed since it was sent, share it.
-        # It runs as a task of its own, so a reader that hangs up does not take it from the rest.
         # The answer depends on the query's parameters, not on its signature or date.
         query = "&".join(f"{k}={v}" for k, v in sorted(parse_qsl(request.query_string, keep_blank_values=True)))
-        key = (bucket, prefix, query, self._writes.get(bucket, 0))
-        shared = self._in_flight.get(key)
-        if shared is not None:
-            self.shared += 1
-        else:
-            self.sent += 1
-            shared = self._in_flight[key] = asyncio.ensure_future(self._load(request, bucket, prefix))
-            shared.add_done_callback(lambda _: self._in_flight.pop(key, None))
+        ask = ("LIST", bucket, query, str(self._writes.get(bucket, 0)))
+        shared, sent = self._once(ask, lambda: self._load(request, bucket, prefix))
+        self.sent += sent
+        self.shared += not sent
         return await asyncio.shield(shared)
 
     async def _load(self, request: web.Request, bucket: str, prefix: str) -> _Answer:
         """Send a LIST on to S3, and keep what it says as (a page of) the listing to answer from."""
         token = request.query.get("continuation-token")
-        if not set(request.query) <= ANSWERABLE:
+        if not answerable(request.query):
             handle = None
         elif token:
             handle = self.listings.resume(bucket, prefix, token)
@@ -179,28 +189,28 @@ class S3ListCache:
             handle = self.listings.begin(bucket, prefix)
         page = None
         try:
-            status, headers, body, _ = await self._send(request)
-            if handle is not None and status == 200:
+            answer = await self._send(request)
+            if handle is not None and answer.status == 200:
                 try:
-                    page = parse_page(body)
+                    page = parse_page(answer.body)
                 except ValueError as error:
                     log.warning("not keeping a LIST answer of %s/%s: %s", bucket, prefix, error)
-            return _Answer(status, headers, body)
+            return answer
         finally:
             if handle is not None:
                 self.listings.loaded(handle, page)
 
     async def _forward(self, request: web.Request) -> web.StreamResponse:
-        status, headers, body, length = await self._send(request)
+        answer = await self._send(request)
         if request.method == "HEAD":
             # A HEAD answer carries the object's length with no body: keep SeaweedFS's header.
-            response = web.StreamResponse(status=status, headers=headers)
-            if length is not None:
-                response.content_length = int(length)
+            response = web.StreamResponse(status=answer.status, headers=answer.headers)
+            if answer.length is not None:
+                response.content_length = int(answer.length)
             return response
-        return web.Response(status=status, headers=headers, body=body)
+        return answer.response()
 
-    async def _send(self, request: web.Request) -> tuple[int, CIMultiDict[str], bytes, str | None]:
+    async def _send(self, request: web.Request) -> _Answer:
         assert self.session is not None
         headers = _end_to_end(request.headers)
         # encoded=True: the path and query go on byte for byte, as the signature covers them.
@@ -210,10 +220,11 @@ class S3ListCache:
             async with self.session.request(request.method, url, headers=headers, data=data,
                                             allow_redirects=False) as upstream:
                 body = await upstream.read()
-                return upstream.status, _end_to_end(upstream.headers), body, upstream.headers.get("Content-Length")
+                return _Answer(upstream.status, _end_to_end(upstream.headers), body,
+                               upstream.headers.get("Content-Length"))
         except (ClientError, OSError, TimeoutError) as error:  # Tansu retries what fails
             log.warning("upstream %s %s failed: %s", request.method, request.path, error)
-            return 502, CIMultiDict(), b"", None
+            return _Answer(502, CIMultiDict(), b"")
 
     def stats(self) -> dict[str, Any]:
         return {"list_answered_by_front": self.answered, "list_shared_in_flight": self.shared,
@@ -232,7 +243,7 @@ def _end_to_end(headers: CIMultiDictProxy[str] | CIMultiDict[str]) -> CIMultiDic
     return CIMultiDict((k, v) for k, v in headers.items() if k.lower() not in HOP_BY_HOP)
 
 
-def read_stats(port: int) -> dict[str, int]:
+def read_stats(port: int) -> dict[str, Any]:
     """The LIST counts of the front listening on 127.0.0.1:port (for the bench and the tests)."""
     with urllib.request.urlopen(f"http://127.0.0.1:{port}{STATS_PATH}", timeout=5) as reply:
         return json.loads(reply.read())  # type: ignore[no-any-return]

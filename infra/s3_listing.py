@@ -36,6 +36,11 @@ ANSWERABLE = frozenset({"list-type", "prefix", "continuation-token", "start-afte
 Where = tuple[str, str]  # (bucket, prefix)
 
 
+def answerable(query: Mapping[str, str]) -> bool:
+    """Whether a kept listing can answer a ListObjectsV2 query with these parameters."""
+    return set(query) <= ANSWERABLE
+
+
 def contents(key: str, etag: str, size: int, last_modified: str) -> str:
     """One object's <Contents> element, as every answer made here spells it."""
     return (f"<Contents><Key>{escape(key)}</Key><LastModified>{escape(last_modified)}</LastModified>"
@@ -148,7 +153,7 @@ class Listings:
 
     def answer(self, bucket: str, prefix: str, query: Mapping[str, str]) -> bytes | None:
         """The answer from a kept listing, or None: SeaweedFS must answer (and may be loaded from)."""
-        if not set(query) <= ANSWERABLE:
+        if not answerable(query):
             return None
         token = query.get("continuation-token")
         if token and not token.startswith(TOKEN_MARK):
