@@ -25,6 +25,7 @@ from services.audit import state, store
 from services.audit.config import AuditSettings
 from services.audit.ledger import Ledger
 from services.kit import tables
+from services.kit.commits import OffsetCommits
 from services.kit.consumer import kafka_time
 from services.kit.db import Database
 from services.kit.keystore import load_keystore
@@ -62,6 +63,7 @@ class AuditService(Running):
         self._lock, self._wake = asyncio.Lock(), asyncio.Event()
         self._arrived = 0
         self.offsets = OffsetWatch()
+        self.commits = OffsetCommits("audit", settings.commit_interval_ms / 1000)
         self._tasks: list[asyncio.Task[None]] = []
         self._subscribe()
         from services.audit.handlers import build_http
@@ -69,15 +71,21 @@ class AuditService(Running):
 
     def _subscribe(self) -> None:
         s = self.settings
-        # Acknowledged only once kept in SQL; an exception leaves the offsets uncommitted.
+        # Offsets are committed only once the records are kept in SQL (within commit_interval_ms:
+        # kit/commits.py); an exception rewinds to the batch's first record, read again.
         @self.broker.subscriber(s.keys_topic, s.events_topic, group_id="audit", batch=True, max_records=500,
-                                ack_policy=AckPolicy.NACK_ON_ERROR, auto_offset_reset="earliest",
+                                ack_policy=AckPolicy.MANUAL, auto_offset_reset="earliest",
                                 session_timeout_ms=s.session_timeout_ms, heartbeat_interval_ms=s.heartbeat_interval_ms,
                                 title="on_log_messages (audit)")
         async def on_log_messages(msg: KafkaMessage) -> None:
-            taken = take_contiguous(self.offsets, msg, "audit")
-            if taken.records:
-                await self.keep(taken.records)
+            try:
+                taken = take_contiguous(self.offsets, msg, "audit")
+                if taken.records:
+                    await self.keep(taken.records)
+            except BaseException:
+                await msg.nack()
+                raise
+            self.commits.processed(msg.consumer, taken.records)
 
     async def keep(self, records: Any) -> None:
         """Store messages read from the log until the next batch; every message counts, even junk."""

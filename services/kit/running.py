@@ -8,6 +8,8 @@ from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
 from typing import Any, Self
 
+from services.kit.commits import OffsetCommits
+
 
 class Running(ABC):
     """stop() and running() for a runtime whose start() fills _tasks and opens broker and db."""
@@ -15,6 +17,7 @@ class Running(ABC):
     _tasks: list[asyncio.Task[Any]]
     broker: Any
     db: Any
+    commits: OffsetCommits
 
     @abstractmethod
     async def start(self) -> None:
@@ -27,6 +30,7 @@ class Running(ABC):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks.clear()
+        await self.commits.flush()  # while the consumer is still in its group
         await self.broker.stop()
         await self.db.close()
 

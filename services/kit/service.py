@@ -21,6 +21,7 @@ from events.envelope import Envelope
 from events.fastverify import FastVerifier
 from events.lifecycle import Prescription, fold_on
 from services.kit import tables
+from services.kit.commits import OffsetCommits
 from services.kit.consumer import Consumer, kafka_time
 from services.kit.db import Database
 from services.kit.fold_cache import FoldCache
@@ -87,6 +88,7 @@ class Service(Running):
         self.outbox = Outbox(self.db, self.broker, s.outbox_batch, s.publish_linger_ms / 1000)
         self.news = StreamNews()  # commands waiting for the consumer to bring their stream forward
         self.offsets = OffsetWatch()
+        self.commits = OffsetCommits(self.spec.name, s.commit_interval_ms / 1000)
         self.folds = FoldCache()  # the consumer and the commands fold the same streams
         self.keys = KeysReader(s.bootstrap, s.keys_topic, self._apply_key_event)
         self.consumer = Consumer(self.db, self.store, self.verifier, self._react, self.spec.project,
@@ -99,22 +101,27 @@ class Service(Running):
         opts = dict(auto_offset_reset="earliest", session_timeout_ms=s.session_timeout_ms,
                     heartbeat_interval_ms=s.heartbeat_interval_ms, fetch_max_wait_ms=s.fetch_wait_ms)
 
-        # Acknowledged only after the transaction commits; an exception (database down)
-        # leaves the offset uncommitted and the message comes again: nothing is lost.
-        # A batch of records is verified, then applied in one transaction (one fsync), then
-        # acknowledged as a whole; on failure every partition is rewound to its first record.
-        @self.broker.subscriber(s.events_topic, group_id=self.spec.name, ack_policy=AckPolicy.NACK_ON_ERROR,
+        # A batch of records is verified, then applied in one transaction (one fsync). Its offsets
+        # are committed only after that transaction, within commit_interval_ms (kit/commits.py
+        # says why not at once); an exception (database down) rewinds every partition to the
+        # batch's first record and the records come again: nothing is lost.
+        @self.broker.subscriber(s.events_topic, group_id=self.spec.name, ack_policy=AckPolicy.MANUAL,
                                 title=f"on_prescription_event ({self.spec.name})", batch=True,
                                 max_records=s.consume_batch, batch_timeout_ms=s.consume_wait_ms, **opts)
         async def on_prescription_event(msg: KafkaMessage) -> None:
-            taken = take_contiguous(self.offsets, msg, self.spec.name)
             began, now = asyncio.get_running_loop().time(), utc_now()
-            if taken.records:
-                # A record without a value (a tombstone) is no event: b"" is rejected as not JSON.
-                await self.consumer.handle_batch([(r.value or b"", Delivery(r.topic, r.partition, r.offset, now),
-                                                   kafka_time(r)) for r in taken.records], fetched_at=began)
+            try:
+                taken = take_contiguous(self.offsets, msg, self.spec.name)
+                if taken.records:
+                    # A record without a value (a tombstone) is no event: b"" is rejected as not JSON.
+                    await self.consumer.handle_batch([(r.value or b"", Delivery(r.topic, r.partition, r.offset, now),
+                                                       kafka_time(r)) for r in taken.records], fetched_at=began)
+            except BaseException:
+                await msg.nack()
+                raise
+            self.commits.processed(msg.consumer, taken.records)
             # The next batch starts consume_interval_ms after this one began at the earliest
-            # (settings say why); this one is acknowledged after the wait, which only delays it.
+            # (settings say why).
             wait = began + s.consume_interval_ms / 1000 - asyncio.get_running_loop().time()
             if wait > 0:
                 await asyncio.sleep(wait)
@@ -218,6 +225,7 @@ class Service(Running):
             # writes/commits: how many transactions SQLite group commit folded into each fsync.
             return {"service": self.spec.name, "outbox_published": self.outbox.published,
                     "db_writes": self.db.writes, "db_commits": self.db.commits,
+                    "offset_commits": self.commits.commits,
                     "offset_holes": [h.describe() for h in self.offsets.holes],
                     "key_events_read": self.keys.applied}
 

@@ -43,6 +43,9 @@ class ServiceSettings(BaseSettings):
     # the log; a consumer fetching after every few records made it the pipeline's bottleneck.
     # This much latency per hop buys fetches that carry more records each.
     consume_interval_ms: int = Field(default=100, ge=0, le=10_000)
+    # Least time between two commits of the consumer's offsets, each made only after the records
+    # were kept in SQL (kit/commits.py: on the embedded broker each commit writes two S3 objects).
+    commit_interval_ms: int = Field(default=1000, ge=0, le=60_000)
     # Least time the outbox waits after a wake-up before publishing, so that the events of
     # commits close together leave in one produce request (an object PUT each on Tansu's store).
     publish_linger_ms: int = Field(default=20, ge=0, le=10_000)
