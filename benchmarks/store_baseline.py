@@ -28,7 +28,7 @@ async def event_stores(ids: Identities, journeys: list[list[Envelope[Any]]], wri
     """Append the same streams (same events, same sizes) to our store and to eventsourcing's
     SQLiteApplicationRecorder: one event per transaction, first by one writer, then by
     `writers` concurrent writers; then load every stream back. Our append signs each event
-    (Ed25519 + canonical JSON) and writes an outbox row; theirs stores ready-made bytes. A third
+    (Ed25519 + canonical JSON) and reserves its producer_seq; theirs stores ready-made bytes. A third
     pass runs our append on the bytes sealed beforehand: our store without the signing."""
     from eventsourcing.persistence import StoredEvent
     from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteDatastore

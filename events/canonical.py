@@ -72,18 +72,27 @@ def canonical_with_signature(envelope: dict[str, Any], sign: Callable[[bytes], s
     """Canonical bytes of envelope plus SIGNATURE_FIELD = sign(signed_part(envelope)).
 
     The same bytes as canonicalising the signed part and then the signed envelope, with the
-    envelope walked once instead of twice (a third of the cost of sealing an event).
+    envelope walked once and encoded once instead of twice each (sealing is most of an append).
     """
     unsigned = {k: v for k, v in envelope.items() if k != SIGNATURE_FIELD}
     try:
         plain = _plain(unsigned)
         if plain is not _NOT_PLAIN:
-            signed = _ENCODE(plain).encode()
-            plain[SIGNATURE_FIELD] = sign(signed)
-            return _ENCODE(plain).encode()
+            # Plain keys are ASCII, so the sorted object is its members keyed before "signature",
+            # then those after: the two runs, encoded once, make both the signed bytes and the
+            # signed envelope.
+            head = _ENCODE({k: v for k, v in plain.items() if k < SIGNATURE_FIELD})[1:-1]
+            tail = _ENCODE({k: v for k, v in plain.items() if k > SIGNATURE_FIELD})[1:-1]
+            signature = f'"{SIGNATURE_FIELD}":{_ENCODE(sign(_object(head, tail).encode()))}'
+            return _object(head, signature, tail).encode()
     except (RecursionError, UnicodeEncodeError):  # as in canonical_bytes: the reference decides
         pass
     return canonical_bytes({**unsigned, SIGNATURE_FIELD: sign(canonical_bytes(unsigned))})
+
+
+def _object(*members: str) -> str:
+    """A JSON object from runs of encoded members, some of them empty."""
+    return "{" + ",".join(m for m in members if m) + "}"
 
 
 def signed_part(envelope: dict[str, Any]) -> bytes:

@@ -30,7 +30,7 @@ from services.kit.consumer import kafka_time
 from services.kit.db import Database
 from services.kit.keystore import load_keystore
 from services.kit.offsets import OffsetWatch, take_contiguous
-from services.kit.outbox import Outbox
+from services.kit.outbox import Outbox, OutboxRows
 from services.kit.running import Running
 
 log = logging.getLogger(__name__)
@@ -59,7 +59,7 @@ class AuditService(Running):
         self.signer = keystore.signer(settings.auditor)
         self.ledger: Ledger | None = None
         self.broker = KafkaBroker(settings.bootstrap, enable_idempotence=False, acks="all", client_id="rxflow-audit")
-        self.outbox = Outbox(self.db, self.broker, settings.outbox_batch)
+        self.outbox = Outbox(self.db, self.broker, OutboxRows(), settings.outbox_batch)
         self._lock, self._wake = asyncio.Lock(), asyncio.Event()
         self._arrived = 0
         self.offsets = OffsetWatch()

@@ -1,60 +1,120 @@
-"""The outbox publisher: sends stored events to Kafka at least once, in each stream's order."""
+"""The outbox publisher: sends stored events to Kafka at least once, in each stream's order.
+
+A service's events table is its own outbox (services/kit/tables.py says why that is safe):
+the publisher sends the rows past a cursor and then moves the cursor. Appending an event thus
+writes it once, where a separate outbox row held a second copy of its bytes and two more
+indexes: a fifth of an append's time on SQLite. Messages that are not events of the store (the
+audit's checkpoints) still go through outbox rows.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
 
 from faststream.kafka import KafkaBroker
 from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.kit import tables as t
 from services.kit.db import Database
+from services.kit.rows import upsert
 
 log = logging.getLogger(__name__)
 
 
-class Outbox:
-    """Publishes unpublished outbox rows; woken after each commit, and polling as a fallback."""
+@dataclass(frozen=True)
+class Pending:
+    """A message waiting to be published, and where it is kept (a position or an outbox id)."""
 
-    def __init__(self, db: Database, broker: KafkaBroker, batch: int = 500, linger_s: float = 0.0) -> None:
-        self.db, self.broker, self.batch, self.linger_s = db, broker, batch, linger_s
+    mark: int
+    event_id: str
+    topic: str
+    key: str
+    raw: bytes
+
+
+class Source(Protocol):
+    """Where the messages to publish are kept, and how having published them is recorded."""
+
+    async def pending(self, session: AsyncSession, limit: int) -> Sequence[Pending]: ...
+    async def published(self, session: AsyncSession, sent: Sequence[Pending]) -> None: ...
+
+
+class StoreEvents:
+    """The service's own events, in the order they committed, past the publish cursor."""
+
+    def __init__(self, topic: str) -> None:
+        self.topic = topic
+
+    async def pending(self, session: AsyncSession, limit: int) -> Sequence[Pending]:
+        # No cursor yet (a new database, or one from before the cursor): from the start. What is
+        # already on the log is recognised there by the publisher and not sent again.
+        cursor = (await session.execute(select(t.publish_cursor.c.position)
+                                        .where(t.publish_cursor.c.topic == self.topic))).scalar_one_or_none() or 0
+        rows = await session.execute(select(t.events.c.position, t.events.c.event_id, t.events.c.stream_id,
+                                            t.events.c.raw)
+                                     .where(t.events.c.position > cursor).order_by(t.events.c.position).limit(limit))
+        return [Pending(position, event_id, self.topic, stream_id, raw) for position, event_id, stream_id, raw in rows]
+
+    async def published(self, session: AsyncSession, sent: Sequence[Pending]) -> None:
+        await upsert(session, t.publish_cursor, dict(topic=self.topic, position=max(p.mark for p in sent)), "topic")
+
+
+class OutboxRows:
+    """Rows of the outbox table not yet published, in the order they were written."""
+
+    async def pending(self, session: AsyncSession, limit: int) -> Sequence[Pending]:
+        rows = await session.execute(select(t.outbox.c.id, t.outbox.c.event_id, t.outbox.c.topic, t.outbox.c.key,
+                                            t.outbox.c.raw)
+                                     .where(t.outbox.c.published.is_(False)).order_by(t.outbox.c.id).limit(limit))
+        return [Pending(*row) for row in rows]
+
+    async def published(self, session: AsyncSession, sent: Sequence[Pending]) -> None:
+        await session.execute(update(t.outbox).where(t.outbox.c.id.in_([p.mark for p in sent])).values(published=True))
+
+
+class Outbox:
+    """Publishes what its source holds; woken after each commit, and polling as a fallback."""
+
+    def __init__(self, db: Database, broker: KafkaBroker, source: Source, batch: int = 500,
+                 linger_s: float = 0.0) -> None:
+        self.db, self.broker, self.source, self.batch, self.linger_s = db, broker, source, batch, linger_s
         self._wake = asyncio.Event()
         self.published = 0
 
     def wake(self) -> None:
-        """Called after a transaction that wrote outbox rows."""
+        """Called after a transaction that wrote something to publish."""
         self._wake.set()
 
     async def publish_pending(self) -> int:
-        """Publish one batch; returns how many rows were sent."""
+        """Publish one batch; returns how many messages it took from the source."""
         async with self.db.read() as s:
-            rows = (await s.execute(
-                select(t.outbox.c.id, t.outbox.c.event_id, t.outbox.c.topic, t.outbox.c.key, t.outbox.c.raw)
-                .where(t.outbox.c.published.is_(False)).order_by(t.outbox.c.id).limit(self.batch)
-            )).all()
+            pending = await self.source.pending(s, self.batch)
             # A service rebuilding from the log re-derives events already there (same ids):
             # publishing them again would only put a replay on the log.
             on_log = set((await s.execute(
-                select(t.inbox.c.event_id).where(t.inbox.c.event_id.in_([r.event_id for r in rows]))
-            )).scalars()) if rows else set()
-        if not rows:
+                select(t.inbox.c.event_id).where(t.inbox.c.event_id.in_([p.event_id for p in pending]))
+            )).scalars()) if pending else set()
+        if not pending:
             return 0
-        done = [r.id for r in rows]
-        rows = [r for r in rows if r.event_id not in on_log]
-        # Every row is handed to the producer first and the acknowledgements awaited after:
+        sending = [p for p in pending if p.event_id not in on_log]
+        # Every message is handed to the producer first and the acknowledgements awaited after:
         # the producer batches them into a few requests instead of one round trip per event.
         # Order within a stream holds: one key goes to one partition, records are appended to
-        # its batch in this (outbox id) order, and aiokafka keeps one request in flight per
-        # broker, so a retry cannot overtake. Rows are marked published only when all are acked.
-        sends = [await self.broker.publish(row.raw, topic=row.topic, key=row.key.encode(), no_confirm=True)
-                 for row in rows]
+        # its batch in this order, and aiokafka keeps one request in flight per broker, so a
+        # retry cannot overtake. They count as published only when all are acked.
+        sends = [await self.broker.publish(p.raw, topic=p.topic, key=p.key.encode(), no_confirm=True)
+                 for p in sending]
         await asyncio.gather(*(f for f in sends if f is not None))  # the in-memory test broker returns None
         async with self.db.write() as s:
-            await s.execute(update(t.outbox).where(t.outbox.c.id.in_(done)).values(published=True))
-        self.published += len(rows)
-        return len(done)
+            await self.source.published(s, pending)
+        self.published += len(sending)
+        return len(pending)
 
     async def run(self, idle_poll_s: float = 0.25) -> None:
         """Publish forever; a broker error is retried, nothing is dropped."""
@@ -64,7 +124,7 @@ class Outbox:
                     continue
             except asyncio.CancelledError:
                 raise
-            except Exception:  # broker or database down: keep the rows, try again shortly
+            except Exception:  # broker or database down: keep what waits, try again shortly
                 log.exception("outbox publish failed; retrying")
                 await asyncio.sleep(1.0)
                 continue

@@ -30,7 +30,7 @@ from services.kit.keys_reader import KeysReader
 from services.kit.keystore import load_keystore
 from services.kit.news import StreamNews
 from services.kit.offsets import OffsetWatch, take_contiguous
-from services.kit.outbox import Outbox
+from services.kit.outbox import Outbox, StoreEvents
 from services.kit.running import Running
 from services.kit.settings import ServiceSettings
 from services.kit.store import Decision, Delivery, EventStore, VersionConflict
@@ -79,13 +79,14 @@ class Service(Running):
             offset = timedelta(seconds=s.clock_offset_s)
             self.clock = lambda: utc_now() + offset
         self.db = Database(s.database_url)
-        self.store = EventStore(self.spec.name, s.events_topic)
+        self.store = EventStore(self.spec.name)
         self.keystore = load_keystore(s.keys_dir, set(self.spec.roles), self.spec.service_actor)
         skew = timedelta(seconds=s.max_clock_skew_s) if s.max_clock_skew_s else None
         self.verifier = FastVerifier(self.keystore.keyring, max_clock_skew=skew, authentic=self.store.authentic)
         self.broker = KafkaBroker(s.bootstrap, enable_idempotence=False, acks="all",
                                   client_id=f"rxflow-{self.spec.name}", max_batch_size=s.producer_batch_bytes)
-        self.outbox = Outbox(self.db, self.broker, s.outbox_batch, s.publish_linger_ms / 1000)
+        self.outbox = Outbox(self.db, self.broker, StoreEvents(s.events_topic), s.outbox_batch,
+                             s.publish_linger_ms / 1000)
         self.news = StreamNews()  # commands waiting for the consumer to bring their stream forward
         self.offsets = OffsetWatch()
         self.commits = OffsetCommits(self.spec.name, s.commit_interval_ms / 1000)

@@ -1,4 +1,4 @@
-"""The event store: append decided events with their outbox rows, load streams, track consumption."""
+"""The event store: append decided events (published from the same rows), load streams, track consumption."""
 
 from __future__ import annotations
 
@@ -83,16 +83,16 @@ class Delivery:
 class EventStore:
     """SQL event store of one service (producer)."""
 
-    def __init__(self, producer: str, events_topic: str = "rx.events", parse_cache_size: int = 4096) -> None:
+    def __init__(self, producer: str, parse_cache_size: int = 4096) -> None:
         self.producer = producer
-        self.events_topic = events_topic
         self.parse_cache_size = parse_cache_size
         self._parsed: OrderedDict[bytes, Envelope[Any]] = OrderedDict()
 
     async def _next_seqs(self, session: AsyncSession, n: int) -> int:
         """Reserve n producer_seq numbers; returns the first."""
-        # The row lock taken by UPDATE serialises writers of this producer until commit,
-        # so producer_seq and outbox order agree and a rollback leaves no gap.
+        # The row lock taken by UPDATE serialises writers of this producer until commit, so
+        # producer_seq, positions and commit order agree (the publisher relies on it) and a
+        # rollback leaves no gap.
         sqlite = raw_sqlite(session)
         if sqlite is not None:  # straight to sqlite3 (services/kit/rows.py says why)
             found = sqlite.execute(_BUMP_SEQ_SQLITE, (n, self.producer)).fetchone()
@@ -118,7 +118,7 @@ class EventStore:
         decisions: Sequence[Decision],
         now: datetime,
     ) -> list[bytes]:
-        """Seal and store decisions at the versions after expected_version, with outbox rows.
+        """Seal and store decisions at the versions after expected_version, to be published.
 
         On VersionConflict the caller must roll the transaction back (Database.write does):
         the reserved sequence numbers and any rows already written go with it, no gap is left.
@@ -134,14 +134,12 @@ class EventStore:
             rows.append(dict(event_id=str(d.event_id), stream_id=stream_id, stream_version=version,
                              type=d.payload.TYPE, producer_seq=seq, occurred_at=now, raw=raw))
             sealed.append(raw)
-        # One statement per table (executemany) instead of a savepoint and two inserts per event.
+        # One statement (executemany) instead of a savepoint and an insert per event. The rows are
+        # their own outbox (tables.events says why that is safe): no second copy of the bytes.
         try:
             await insert_rows(session, t.events, rows)
         except IntegrityError as exc:
             raise VersionConflict(f"{stream_id} v{expected_version + 1}.. was taken by another writer") from exc
-        await insert_rows(session, t.outbox, [
-            dict(event_id=r["event_id"], topic=self.events_topic, key=stream_id, raw=r["raw"], published=False)
-            for r in rows])
         return sealed
 
     async def seen(self, session: AsyncSession, event_id: str) -> bool:

@@ -1,4 +1,4 @@
-"""The tables every service has: its event store, outbox, consumed log, rejections, sequences."""
+"""The tables every service has: its event store (its own outbox), consumed log, rejections, sequences."""
 
 from __future__ import annotations
 
@@ -19,6 +19,10 @@ metadata = MetaData()
 
 # The events this service decided. The unique (stream_id, stream_version) is where
 # concurrent writers inside the service meet: exactly one of them gets each version.
+# The table is also its own transactional outbox: every append first takes the producer_seq row
+# (EventStore._next_seqs), which serialises appends until they commit, so positions are taken
+# and committed in the same order and no row ever commits below one already visible. The
+# publisher sends the rows past its cursor (publish_cursor) and moves the cursor past them.
 events = Table(
     "events",
     metadata,
@@ -33,7 +37,16 @@ events = Table(
     UniqueConstraint("stream_id", "stream_version", name="uq_events_stream_version"),
 )
 
-# Transactional outbox: written with the event, published to Kafka at least once after.
+# How far the publisher has sent the events table to each topic: the last position on the log.
+publish_cursor = Table(
+    "publish_cursor",
+    metadata,
+    Column("topic", String(64), primary_key=True),
+    Column("position", Integer, nullable=False),
+)
+
+# Transactional outbox for messages that are not events of the store (the audit's signed
+# checkpoints): written in the transaction that decides them, published at least once after.
 outbox = Table(
     "outbox",
     metadata,

@@ -53,7 +53,7 @@ async def test_a_run_of_wrong_codes_locks_the_job_for_a_while_then_the_right_cod
     locked = await post(dl, pid, "deliver", dl.c1, {"pickup_code": "k7p2-qx9m"})  # even the right one
     assert locked.status_code == 429 and locked.json()["detail"]["reason"] == "too_many_wrong_codes"
     assert (await dl.service.state(pid)).status == "picked_up"
-    assert await counts(dl.service) == before  # events, outbox, inbox and jobs: nothing written
+    assert await counts(dl.service) == before  # events, inbox and jobs: nothing written
     assert (await attempts(dl, pid)).wrong == MAX_WRONG_CODES  # the refused delivery cleared nothing
     dl.clock.advance(minutes=16)
     done = await post(dl, pid, "deliver", dl.c1, {"pickup_code": "k7p2-qx9m"})
@@ -76,7 +76,7 @@ async def test_fail_then_return_to_the_dispensing_pharmacy(dl, identities):
     assert (await dl.client.get("/api/jobs", headers=dl.c1)).json()[0]["last_reason"] == "电话无人接听"
     assert (await post(dl, pid, "return", dl.c1)).json()["status"] == "returned"
     async with dl.service.db.read() as s:
-        last = (await s.execute(select(tables.outbox.c.raw).order_by(tables.outbox.c.id.desc()))).first()
+        last = (await s.execute(select(tables.events.c.raw).order_by(tables.events.c.position.desc()))).first()
     assert b'"delivery.returned"' in last.raw and b'"pharmacy_id":"pharm-county"' in last.raw
 
 

@@ -222,7 +222,7 @@ async def test_every_event_delivered_twice_changes_nothing(ph, identities):
     await ph.flush()
     before, state = await counts(ph), await ph.service.state(str(rx.pid))
     async with ph.service.db.read() as s:
-        own = (await s.execute(select(tables.outbox.c.raw))).scalars().all()
+        own = (await s.execute(select(tables.events.c.raw))).scalars().all()
     await rx.publish(ph, [*rx.raws, *own])
     assert await counts(ph) == before and await ph.service.state(str(rx.pid)) == state
 

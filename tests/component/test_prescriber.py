@@ -50,7 +50,7 @@ async def test_issue_returns_id_and_pickup_code_and_the_event_reaches_the_log(rx
 async def test_the_log_carries_no_patient_identity(rx):
     resp = await rx.client.post("/api/prescriptions", json=FORM, headers=rx.doctor)
     async with rx.service.db.read() as s:
-        raw = (await s.execute(select(tables.outbox.c.raw))).scalar_one()
+        raw = (await s.execute(select(tables.events.c.raw))).scalar_one()
     assert b"11010119500101123X" not in raw and resp.json()["pickup_code"].encode() not in raw
 
 

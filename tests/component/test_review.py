@@ -80,13 +80,13 @@ async def count(svc, table) -> int:
 
 
 async def counts(svc) -> tuple[int, ...]:
-    return tuple([await count(svc, t) for t in (tables.events, tables.outbox, tables.inbox, reviews)])
+    return tuple([await count(svc, t) for t in (tables.events, tables.inbox, reviews)])
 
 
 async def decided(svc) -> list:
     """The events this service decided, verified as a consumer would see them."""
     async with svc.db.read() as s:
-        raws = (await s.execute(select(tables.outbox.c.raw).order_by(tables.outbox.c.id))).scalars().all()
+        raws = (await s.execute(select(tables.events.c.raw).order_by(tables.events.c.position))).scalars().all()
     for raw in raws:
         assert isinstance(svc.verifier.verify(raw), Accepted)
     return [read_verified(raw) for raw in raws]

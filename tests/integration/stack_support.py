@@ -131,11 +131,17 @@ def ledger_verdict(db_dir: Path, event_id: str) -> tuple[bool, str | None] | Non
 
 
 def unpublished(db_dir: Path, service: str) -> int:
-    """Outbox rows of a service not yet on the log (0 for a service without an outbox)."""
+    """Messages a service has not yet put on the log: its events past its publish cursor, and
+    its outbox rows not yet published (the audit's checkpoints)."""
     with _read_only(db_dir, service) as con:
-        if not con.execute("select 1 from sqlite_master where type='table' and name='outbox'").fetchone():
-            return 0
-        return con.execute("select count(*) from outbox where not published").fetchone()[0]
+        tables = {r[0] for r in con.execute("select name from sqlite_master where type='table'")}
+        waiting = 0
+        if "outbox" in tables:
+            waiting += con.execute("select count(*) from outbox where not published").fetchone()[0]
+        if "events" in tables:
+            cursor = con.execute("select max(position) from publish_cursor").fetchone()[0] or 0
+            waiting += con.execute("select count(*) from events where position > ?", (cursor,)).fetchone()[0]
+        return waiting
 
 
 async def settled_counts(db_dir: Path, services: list[str], quiet_s: float = 1.0, timeout_s: float = 60) -> dict:

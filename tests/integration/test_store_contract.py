@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 from uuid import uuid4
 
 import pytest
+from faststream.kafka import KafkaBroker
 from sqlalchemy import func, select
 
 from events.schemas import PrescriptionCancelled
+from infra.kafka_admin import ensure_topics
+from infra.kafka_options import PRODUCER_OPTIONS
 from services.kit import tables
 from services.kit.db import Database
+from services.kit.outbox import Outbox, StoreEvents
 from services.kit.store import Decision, Delivery, EventStore, VersionConflict
 from tests.factories import T0, issued
+from tests.integration.stack_support import read_log
 
 pytestmark = pytest.mark.integration
 _db_names = itertools.count()
@@ -57,7 +63,8 @@ async def test_append_then_load_gives_the_events_back_in_order(db, doctor):
     assert [e.type for e in loaded] == ["prescription.issued", "prescription.cancelled"]
     assert [e.stream_version for e in loaded] == [1, 2]
     assert [e.producer_seq for e in loaded] == [1, 2]
-    assert await _count(db, tables.outbox) == 2
+    async with db.read() as s:  # both wait for the publisher, in the order they were appended
+        assert [p.event_id for p in await StoreEvents("rx.events").pending(s, 10)] == [str(e.event_id) for e in loaded]
 
 
 async def test_a_taken_version_is_a_conflict_and_the_transaction_leaves_nothing(db, doctor):
@@ -67,7 +74,7 @@ async def test_a_taken_version_is_a_conflict_and_the_transaction_leaves_nothing(
     with pytest.raises(VersionConflict):
         async with db.write() as s:
             await store.append(s, str(pid), 0, [Decision(issued(doctor, pid), doctor, uuid4())], T0)
-    assert await _count(db, tables.events) == 1 and await _count(db, tables.outbox) == 1
+    assert await _count(db, tables.events) == 1
     async with db.write() as s:  # the failed transaction's sequence number was rolled back: no gap
         await store.append(s, str(pid), 1, [_cancel(doctor, pid)], T0)
     async with db.read() as s:
@@ -257,3 +264,32 @@ async def test_the_audit_keeps_each_log_position_once_on_both_paths(db):
         _, records = await audit_store.take_pending(s, 10)
     assert [(r.offset, r.raw) for r in records] == [(0, b"first"), (1, b"first"), (2, b"again"), (3, b"core")]
     assert {r.log_time for r in records} == {T0}
+
+
+async def test_the_publisher_sends_each_event_once_in_append_order_and_skips_what_the_log_has(
+        db, doctor, tansu_broker):
+    # The events table is its own outbox: what is past the cursor leaves, in position order, and
+    # the cursor moves past it; an event already read back from the log moves it without a send.
+    topic = f"outbox-{uuid4().hex[:8]}"
+    await ensure_topics(tansu_broker.bootstrap, {topic: 1})
+    store, first, second, rebuilt = EventStore("prescriber"), uuid4(), uuid4(), uuid4()
+    async with db.write() as s:
+        await store.append(s, str(first), 0, [Decision(issued(doctor, first), doctor, uuid4())], T0)
+        await store.append(s, str(second), 0, [Decision(issued(doctor, second), doctor, uuid4())], T0)
+        await store.append(s, str(first), 1, [_cancel(doctor, first)], T0)
+    broker = KafkaBroker(tansu_broker.bootstrap, **PRODUCER_OPTIONS)
+    outbox = Outbox(db, broker, StoreEvents(topic))
+    async with broker:
+        await broker.start()
+        assert await outbox.publish_pending() == 3
+        assert await outbox.publish_pending() == 0  # the cursor is past them
+        async with db.write() as s:  # as a service rebuilding from the log re-derives it
+            raw = (await store.append(s, str(rebuilt), 0, [Decision(issued(doctor, rebuilt), doctor, uuid4())],
+                                      T0))[0]
+            await store.record_consumed(s, store.parse(raw), raw, Delivery(topic, 0, 99, T0))
+        assert await outbox.publish_pending() == 1 and outbox.published == 3
+        assert await outbox.publish_pending() == 0
+    async with db.read() as s:
+        appended = (await s.execute(select(tables.events.c.event_id).order_by(tables.events.c.position))).scalars()
+        expected = list(appended)[:3]
+    assert [json.loads(raw)["event_id"] for raw in await read_log(tansu_broker.bootstrap, topic)] == expected
