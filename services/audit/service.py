@@ -78,14 +78,13 @@ class AuditService(Running):
                                 session_timeout_ms=s.session_timeout_ms, heartbeat_interval_ms=s.heartbeat_interval_ms,
                                 title="on_log_messages (audit)")
         async def on_log_messages(msg: KafkaMessage) -> None:
-            try:
+            async def keep() -> list[Any]:
                 taken = take_contiguous(self.offsets, msg, "audit")
                 if taken.records:
                     await self.keep(taken.records)
-            except BaseException:
-                await msg.nack()
-                raise
-            self.commits.processed(msg.consumer, taken.records)
+                return taken.records
+
+            await self.commits.keep(msg, keep)
 
     async def keep(self, records: Any) -> None:
         """Store messages read from the log until the next batch; every message counts, even junk."""

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
 from aiokafka import TopicPartition
@@ -37,6 +37,16 @@ class OffsetCommits:
         self._pending: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()  # commits go out one at a time, so offsets never go back
         self._closed = False
+
+    async def keep(self, msg: Any, keep: Callable[[], Awaitable[Sequence[Any]]]) -> None:
+        """Run keep() on a faststream batch message: commit past the records it returns (kept in
+        SQL), or, if it raises, rewind every partition to the batch's first record to read it again."""
+        try:
+            records = await keep()
+        except BaseException:
+            await msg.nack()
+            raise
+        self.processed(msg.consumer, records)
 
     def processed(self, consumer: Any, records: Iterable[Any]) -> None:
         """Records kept in SQL (their transaction committed): commit past them within interval_s."""

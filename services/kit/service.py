@@ -111,16 +111,16 @@ class Service(Running):
                                 max_records=s.consume_batch, batch_timeout_ms=s.consume_wait_ms, **opts)
         async def on_prescription_event(msg: KafkaMessage) -> None:
             began, now = asyncio.get_running_loop().time(), utc_now()
-            try:
+
+            async def keep() -> list[Any]:
                 taken = take_contiguous(self.offsets, msg, self.spec.name)
                 if taken.records:
                     # A record without a value (a tombstone) is no event: b"" is rejected as not JSON.
                     await self.consumer.handle_batch([(r.value or b"", Delivery(r.topic, r.partition, r.offset, now),
                                                        kafka_time(r)) for r in taken.records], fetched_at=began)
-            except BaseException:
-                await msg.nack()
-                raise
-            self.commits.processed(msg.consumer, taken.records)
+                return taken.records
+
+            await self.commits.keep(msg, keep)
             # The next batch starts consume_interval_ms after this one began at the earliest
             # (settings say why).
             wait = began + s.consume_interval_ms / 1000 - asyncio.get_running_loop().time()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
+import pytest
 from aiokafka import TopicPartition
 
 from services.kit.commits import OffsetCommits
@@ -114,3 +115,35 @@ async def test_the_in_memory_test_brokers_consumer_is_left_alone():
     commits.processed(NoGroup(), records(A, 0))
     await commits.flush()
     assert commits.commits == 0
+
+
+@dataclass
+class BatchMessage:
+    """What OffsetCommits.keep uses of faststream's batch message: its consumer and nack()."""
+
+    consumer: GroupMember
+    rewound: bool = False
+
+    async def nack(self) -> None:
+        self.rewound = True
+
+
+async def test_a_batch_whose_keeping_fails_is_rewound_and_not_committed():
+    member, commits = GroupMember(), OffsetCommits("t", interval_s=0)
+
+    async def database_down() -> list[Record]:
+        raise ConnectionError("database down")
+
+    msg = BatchMessage(member)
+    with pytest.raises(ConnectionError):  # the caller (faststream) still sees the failure
+        await commits.keep(msg, database_down)
+    await settle()
+    assert msg.rewound and member.sent == []
+
+    async def kept() -> list[Record]:
+        return records(A, 0, 1)
+
+    msg = BatchMessage(member)
+    await commits.keep(msg, kept)
+    await settle()
+    assert not msg.rewound and member.sent == [{A: 2}]
