@@ -98,9 +98,11 @@ def ed25519(ids: Identities, samples: list[bytes], seconds: float = 1.5) -> dict
     sig = signer.private_key.sign(messages[0])
     out: dict[str, Any] = {"message_bytes": round(sum(map(len, messages)) / len(messages))}
     raw_public = public_key_bytes(public)
-    # verify: libsodium, what every verifier here uses; verify_openssl: the same check through
-    # `cryptography`, what the services used before (events/signing.py says why they moved).
-    ops = (("sign", lambda m: signer.private_key.sign(m)),
+    # sign and verify: libsodium, what every signer and verifier here uses (sign as the services
+    # call it, base64 included); *_openssl: the same through `cryptography`, what they used before
+    # (events/signing.py says why they moved).
+    ops = (("sign", lambda m: signer.sign(m)),
+           ("sign_openssl", lambda m: signer.private_key.sign(m)),
            ("verify", lambda m: signature_valid(raw_public, sig, messages[0])),
            ("verify_openssl", lambda m: public.verify(sig, messages[0])))
     for name, op in ops:

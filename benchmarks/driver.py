@@ -91,10 +91,10 @@ class LogWatcher:
                     self._saw(r.value, now)
                 hole = hole or bool(taken.reread)
             if hole:
-                # The missing batch is still being stored. Read again at once, the watch's rereads
-                # ran out within milliseconds and the driver went on without a whole produce request
-                # (500 events), whose prescriptions then failed after 120 s: twice in 2,000-runs
-                # here. The services read a hole again a batch interval later.
+                # The missing batch is still being stored. Read again at once, it looked lost: the
+                # watch's rereads ran out within milliseconds and the driver went on without a whole
+                # produce request (500 events), whose prescriptions then failed after 120 s (twice in
+                # 2,000-runs here). The services read a hole again a batch interval later.
                 await asyncio.sleep(REREAD_PAUSE_S)
 
     def _saw(self, raw: bytes, now: float) -> None:

@@ -113,7 +113,8 @@ def table(report: dict[str, Any]) -> str:
             f"{k['produce_pipelined_512KiB_batches_as_outbox_msgs_per_s']} msg/s (512 KiB batches), "
             f"{k['produce_pipelined_default_16KiB_batches_msgs_per_s']} (16 KiB default); "
             f"one at a time {k['produce_one_at_a_time_msgs_per_s']}; consume {k['consume_msgs_per_s']} msg/s",
-            f"  Ed25519 ({e['message_bytes']} B): sign {e['sign_per_s']}/s, verify {e['verify_per_s']}/s "
+            f"  Ed25519 ({e['message_bytes']} B): sign {e['sign_per_s']}/s "
+            f"(OpenSSL {e.get('sign_openssl_per_s', '-')}/s), verify {e['verify_per_s']}/s "
             f"(OpenSSL {e.get('verify_openssl_per_s', '-')}/s); "
             f"our whole envelope check {e['envelope_verify_per_s']}/s "
             f"(reference verifier {e.get('envelope_verify_reference_per_s', '-')}/s; "

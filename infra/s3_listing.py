@@ -29,9 +29,9 @@ from xml.sax.saxutils import escape
 S3_NS = "http://s3.amazonaws.com/doc/2006-03-01/"
 MAX_KEYS = 1000  # the most S3 puts in one page
 TOKEN_MARK = "rxflow-"  # begins the continuation tokens made here (SeaweedFS's never do)
+MAX_LOADS = 4  # per listing at once: a reader that stops paging leaves its load behind
 # What a ListObjectsV2 query may carry for a kept listing to answer it; anything else (a
 # delimiter, URL-encoded keys, owners) goes to SeaweedFS.
-MAX_LOADS = 4  # per listing at once: a reader that stops paging leaves its load behind
 ANSWERABLE = frozenset({"list-type", "prefix", "continuation-token", "start-after", "max-keys"})
 Where = tuple[str, str]  # (bucket, prefix)
 

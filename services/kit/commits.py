@@ -57,8 +57,7 @@ class OffsetCommits:
             tp = TopicPartition(r.topic, r.partition)
             # max: a rewound batch (after a failure) brings lower offsets again.
             self._processed[tp] = max(self._processed.get(tp, 0), r.offset + 1)
-        if self._pending is None and not self._closed and self._due():
-            self._pending = asyncio.create_task(self._commit_when_due(), name=f"offset commits ({self.name})")
+        self._schedule()
 
     async def flush(self) -> None:
         """Commit what was processed now and no more after (on stop, before the consumer leaves
@@ -71,6 +70,11 @@ class OffsetCommits:
             self._pending = None
         await self._commit()
 
+    def _schedule(self) -> None:
+        """Start the next commit if something waits for one and none is on its way."""
+        if self._pending is None and not self._closed and self._due():
+            self._pending = asyncio.create_task(self._commit_when_due(), name=f"offset commits ({self.name})")
+
     def _due(self) -> dict[TopicPartition, int]:
         return {tp: o for tp, o in self._processed.items() if self._committed.get(tp, -1) < o}
 
@@ -82,9 +86,7 @@ class OffsetCommits:
             await self._commit()
         finally:
             self._pending = None
-        # Records processed while this commit was on its way wait for the next one.
-        if self._due() and not self._closed:
-            self._pending = asyncio.create_task(self._commit_when_due(), name=f"offset commits ({self.name})")
+        self._schedule()  # records processed while this commit was on its way wait for the next one
 
     async def _commit(self) -> None:
         async with self._lock:

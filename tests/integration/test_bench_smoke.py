@@ -33,6 +33,7 @@ def test_a_tiny_run_writes_every_field(tmp_path, capsys):
         assert report["processes"][name]["peak_rss_mb"] > 0 and report["processes"][name]["cpu_s"] >= 0
     kafka, sig, store = (report["baselines"][k] for k in ("kafka_raw", "ed25519", "event_store"))
     assert kafka["consume_msgs_per_s"] > 0 and sig["sign_per_s"] > 0 and sig["verify_per_s"] > 0
+    assert sig["sign_openssl_per_s"] > 0 and sig["verify_openssl_per_s"] > 0
     assert store["append_one_writer"]["ratio_ours_over_theirs"] > 0 and store["load"]["ours_rows_events_per_s"] > 0
     assert store["append_one_writer"]["ratio_ours_sealed_beforehand_over_theirs"] > 0
     lists = report["broker_s3_lists"]  # Tansu fetched through the S3 front, and it counted
