@@ -70,9 +70,8 @@ def parse_page(body: bytes) -> Page:
             raise ValueError(f"no {name}")
         return found.text
 
-    entries = [(text(c, "Key"), contents(text(c, "Key"), text(c, "ETag"), int(text(c, "Size")),
-                                         text(c, "LastModified")))
-               for c in root.iter(f"{{{S3_NS}}}Contents")]
+    entries = [(key, contents(key, text(c, "ETag"), int(text(c, "Size")), text(c, "LastModified")))
+               for c in root.iter(f"{{{S3_NS}}}Contents") for key in [text(c, "Key")]]
     truncated = root.findtext(f"{{{S3_NS}}}IsTruncated") == "true"
     token = root.findtext(f"{{{S3_NS}}}NextContinuationToken") if truncated else None
     if truncated and not token:
@@ -110,6 +109,13 @@ class Listing:
     def delete(self, key: str) -> None:
         if self.entries.pop(key, None) is not None:
             self.keys.pop(bisect.bisect_left(self.keys, key))
+
+    def apply(self, key: str, entry: str | None) -> None:
+        """A write's outcome: the object's entry, or None when it was deleted."""
+        if entry is None:
+            self.delete(key)
+        else:
+            self.put(key, entry)
 
     def answer(self, bucket: str, prefix: str, query: Mapping[str, str]) -> bytes:
         """The ListObjectsV2 answer to query, a page at a time, with tokens of our own."""
@@ -199,7 +205,7 @@ class Listings:
             load.waiting_for = page.next_token  # Tansu asks for the next page with it
             return
         for key, done in load.journal:
-            load.listing.put(key, done) if done is not None else load.listing.delete(key)
+            load.listing.apply(key, done)
         self.ready[where] = load.listing
         self.retired.pop(where, None)
         for other in [h for h, (w, _) in self.loads.items() if w == where]:
@@ -226,7 +232,7 @@ class Listings:
     def _apply(self, bucket: str, key: str, entry: str | None) -> None:
         for where, listing in self.ready.items():
             if _covers(where, bucket, key):
-                listing.put(key, entry) if entry is not None else listing.delete(key)
+                listing.apply(key, entry)
         for where, load in self.loads.values():
             if _covers(where, bucket, key):
                 load.journal.append((key, entry))
