@@ -18,14 +18,13 @@ import logging
 import re
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from typing import Any, NamedTuple
 
 from pydantic import ValidationError
 from pydantic_core import from_json, to_json
 
 from events.authority import AUTHORITY, Permission
-from events.canonical import canonical_bytes
+from events.canonical import canonical_bytes, plain, sorted_compact
 from events.catalog import DEFAULT_CATALOG, Catalog
 from events.envelope import ENVELOPE_FIELDS, MAX_MESSAGE_BYTES, Envelope
 from events.keyring import Keyring
@@ -42,27 +41,6 @@ SignatureCheck = Callable[[bytes, str, bytes], bool]  # raw public key, signatur
 _FIELDS = frozenset(ENVELOPE_FIELDS)
 _SIGNATURE_MEMBER = b',"signature":"'
 _KEY_EVENTS = (KeyRegistered, KeyRevoked)
-# The C encoder behind json.dumps, called directly (its wrapper costs as much as the work on a
-# message of a kilobyte); pydantic-core's parser reads JSON about twice as fast as json.loads.
-_ENCODE = c_make_encoder(None, None, encode_basestring, None, ":", ",", True, False, False)
-
-
-# Numbers RFC 8785 may spell differently from Python: fractions, exponents, integers beyond 2^53.
-# In a compact message a number sits between ':' ',' or '[' and ',' '}' or ']'. With digits
-# spelled 0, signs deleted, e and E spelled '.', and every one of those marks spelled ',', a
-# fraction or an exponent shows as ",0…." up to the next ',', and 16 digits (maybe beyond 2^53) as
-# ",0000000000000000". Text in a string can look the same, which only costs the slow path. (One
-# translation and a search for a literal ',' cost a third of a regular expression over the raw
-# message.) Lead bytes of 4-byte UTF-8 are spelled 0xff: keys outside the Basic Multilingual
-# Plane sort differently in UTF-16.
-_MARKS = bytes.maketrans(b"0123456789eE:[}]" + bytes(range(0xF0, 0x100)), b"0000000000..,,,," + b"\xff" * 16)
-_ODD_NUMBER = re.compile(rb",0(?:0*\.[0.]*,|0{15})")
-
-
-def plain(raw: bytes) -> bool:
-    """No float, no integer that might exceed 2^53, no astral character (see above)."""
-    marks = raw.translate(_MARKS, b"+-")
-    return marks.find(b"\xff") < 0 and _ODD_NUMBER.search(marks) is None
 
 
 def canonical_object(raw: bytes) -> dict[str, Any] | None:
@@ -70,7 +48,7 @@ def canonical_object(raw: bytes) -> dict[str, Any] | None:
     if not plain(raw):
         return None
     try:
-        obj = from_json(raw, allow_inf_nan=False)
+        obj = from_json(raw, allow_inf_nan=False)  # pydantic-core's parser: twice json.loads' speed
         # from_json keeps the order of the keys (and drops a repeated one), and pydantic-core's
         # encoder writes plain JSON as RFC 8785 does but for that order: equal bytes and keys in
         # order make raw canonical. (Three times faster than the C encoder sorting the keys.)
@@ -102,7 +80,7 @@ def keys_in_order(value: Any) -> bool:
 def fast_canonical(value: Any) -> bytes:
     """RFC 8785 bytes of a JSON value: Python's encoder when provably equal, rfc8785 otherwise."""
     try:
-        text = "".join(_ENCODE(value, 0)).encode()
+        text = sorted_compact(value).encode()
     except (TypeError, ValueError):
         return canonical_bytes(value)
     return text if canonical_object(text) is not None else canonical_bytes(value)

@@ -102,3 +102,17 @@ def test_one_pass_signing_writes_what_two_passes_write(envelope):
             canonical_with_signature(envelope, _digest_signer)
         return
     assert canonical_with_signature(envelope, _digest_signer) == expected
+
+
+@pytest.mark.parametrize("envelope", [
+    {},
+    {"a": 1},
+    {"z": 1},
+    {"a": {"signature": "x", "z": [1]}, "t": {"stream_id": 1, "signature": "y"}, "stream_id": "s"},
+    {"signature": "stale", "payload": {"dose": 1.5}, "type": "x"},  # a float: the reference path
+    {"payload": {"名": "氨氯地平", "\U0001f600": 1}, "type": "x"},  # astral key: the reference path
+])
+def test_the_signature_lands_where_the_sorted_keys_put_it(envelope):
+    unsigned = {k: v for k, v in envelope.items() if k != "signature"}
+    expected = rfc8785.dumps({**unsigned, "signature": _digest_signer(rfc8785.dumps(unsigned))})
+    assert canonical_with_signature(envelope, _digest_signer) == expected
