@@ -73,8 +73,8 @@ def _plain_value(value: Any) -> Any:
 def canonical_with_signature(envelope: dict[str, Any], sign: Callable[[bytes], str]) -> bytes:
     """Canonical bytes of envelope plus SIGNATURE_FIELD = sign(signed_part(envelope)).
 
-    The same bytes as canonicalising the signed part and then the signed envelope, at about a
-    third of the cost (sealing is most of an append): the signed part is encoded once, by the C
+    The same bytes as canonicalising the signed part and then the signed envelope, at a third
+    less of the cost (sealing is most of an append): the signed part is encoded once, by the C
     encoder, and checked on its bytes (plain, below) instead of walking the values beforehand;
     the signature member is then spliced in where the sorted keys put it. Keys must be strings,
     as in anything parsed from JSON or dumped by pydantic in JSON mode: json would spell a key 1
@@ -97,14 +97,15 @@ def canonical_with_signature(envelope: dict[str, Any], sign: Callable[[bytes], s
     return canonical_bytes({**unsigned, SIGNATURE_FIELD: sign(canonical_bytes(unsigned))})
 
 
-# The C encoder behind json.dumps, built once and called directly (JSONEncoder.encode builds one
-# on every call, which costs as much as encoding an envelope): keys sorted, compact, UTF-8 as is,
-# no NaN, anything that is not JSON refused (TypeError).
+# The C encoder behind json.dumps, built once and called directly (the wrapper, which builds one
+# on every call, costs as much as the work on a message of a kilobyte): keys sorted, compact,
+# UTF-8 as is, no NaN, anything that is not JSON refused (TypeError).
 _SORTED_COMPACT = c_make_encoder(None, None, encode_basestring, None, ":", ",", True, False, False)
 
 
 def sorted_compact(value: Any) -> str:
-    """json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)."""
+    """json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False,
+    check_circular=False): a cycle raises RecursionError."""
     return "".join(_SORTED_COMPACT(value, 0))
 
 
@@ -124,7 +125,6 @@ def plain(raw: bytes) -> bool:
     """No float, no integer that might exceed 2^53, no astral character (see above)."""
     marks = raw.translate(_MARKS, b"+-")
     return marks.find(b"\xff") < 0 and _ODD_NUMBER.search(marks) is None
-
 
 
 def signed_part(envelope: dict[str, Any]) -> bytes:
