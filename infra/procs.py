@@ -142,28 +142,60 @@ def wait_until(ready: Callable[[], bool], *, timeout: float, child: Child, what:
         time.sleep(0.1)
 
 
+# The ports our children listen on are chosen below the kernel's ephemeral range. A port taken
+# from that range (bound to 0, or picked at random in it) can be handed to some process's
+# outgoing connection between our check and the child's own bind: weed's admin server once
+# failed to start with "address already in use" on such a port. Below the range only explicit
+# listeners take ports, and the random choice keeps two of ours apart.
+LISTEN_PORTS_FROM = 10000
+_EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+
+
+def ephemeral_ports_from() -> int:
+    """The first port the kernel hands to outgoing connections (Linux's default: 32768)."""
+    try:
+        return int(_EPHEMERAL_RANGE.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_ports(count: int) -> list[int]:
-    """count distinct TCP ports free on 127.0.0.1 right now."""
-    # Hold every socket until all are chosen, so the kernel cannot hand out one port twice.
-    with ExitStack() as stack:
-        socks = [stack.enter_context(socket.socket()) for _ in range(count)]
-        for sock in socks:
-            sock.bind(("127.0.0.1", 0))
-        return [sock.getsockname()[1] for sock in socks]
+    """count distinct TCP ports free on 127.0.0.1 right now, below the ephemeral range."""
+    return [low for low, _ in _free_ports(count, 0)]
 
 
 def free_port_pair(offset: int) -> tuple[int, int]:
-    """Two ports p and p + offset, both free on 127.0.0.1 right now."""
-    for _ in range(200):
-        port = random.randrange(20000, 65535 - offset)
-        with socket.socket() as low, socket.socket() as high:
+    """Two ports p and p + offset, both free on 127.0.0.1 right now, below the ephemeral range."""
+    return _free_ports(1, offset)[0]
+
+
+def _free_ports(count: int, offset: int) -> list[tuple[int, int]]:
+    """count pairs (p, p + offset) of free ports (offset 0: single ports), all distinct."""
+    top = ephemeral_ports_from() - offset
+    if top - LISTEN_PORTS_FROM < 100 * count:  # a machine whose ephemeral range starts low
+        top = 65535 - offset
+    chosen: list[tuple[int, int]] = []
+    taken: set[int] = set()
+    # Hold every socket until all are chosen, so that no port is chosen twice.
+    with ExitStack() as stack:
+        for _ in range(200 * count):
+            if len(chosen) == count:
+                return chosen
+            port = random.randrange(LISTEN_PORTS_FROM, top)
+            pair = {port, port + offset}
+            if pair & taken:
+                continue
+            socks = [stack.enter_context(socket.socket()) for _ in pair]
             try:
-                low.bind(("127.0.0.1", port))
-                high.bind(("127.0.0.1", port + offset))
+                for sock, p in zip(socks, sorted(pair), strict=True):
+                    sock.bind(("127.0.0.1", p))
             except OSError:
                 continue
-            return port, port + offset
-    raise LaunchError(f"no free port pair {offset} apart on 127.0.0.1")
+            chosen.append((port, port + offset))
+            taken |= pair
+        if len(chosen) == count:
+            return chosen
+    raise LaunchError(f"no {count} free port(s) {offset} apart on 127.0.0.1")
 
 
 def port_open(port: int, host: str = "127.0.0.1") -> bool:
