@@ -10,7 +10,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
-from contextlib import ExitStack, suppress
+from contextlib import suppress
 from pathlib import Path
 
 
@@ -176,26 +176,26 @@ def _free_ports(count: int, offset: int) -> list[tuple[int, int]]:
         top = 65535 - offset
     chosen: list[tuple[int, int]] = []
     taken: set[int] = set()
-    # Hold every socket until all are chosen, so that no port is chosen twice.
-    with ExitStack() as stack:
-        for _ in range(200 * count):
-            if len(chosen) == count:
-                return chosen
-            port = random.randrange(LISTEN_PORTS_FROM, top)
-            pair = {port, port + offset}
-            if pair & taken:
-                continue
-            socks = [stack.enter_context(socket.socket()) for _ in pair]
-            try:
-                for sock, p in zip(socks, sorted(pair), strict=True):
-                    sock.bind(("127.0.0.1", p))
-            except OSError:
-                continue
+    for _ in range(200 * count):
+        if len(chosen) == count:
+            break
+        port = random.randrange(LISTEN_PORTS_FROM, top)
+        pair = {port, port + offset}
+        if not pair & taken and all(_bindable(p) for p in pair):
             chosen.append((port, port + offset))
             taken |= pair
-        if len(chosen) == count:
-            return chosen
-    raise LaunchError(f"no {count} free port(s) {offset} apart on 127.0.0.1")
+    if len(chosen) < count:
+        raise LaunchError(f"no {count} free port(s) {offset} apart on 127.0.0.1")
+    return chosen
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
 
 
 def port_open(port: int, host: str = "127.0.0.1") -> bool:
