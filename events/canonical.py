@@ -26,15 +26,12 @@ def canonical_bytes(value: Any) -> bytes:
     try:
         plain = _plain_value(value)
         if plain is not _NOT_PLAIN:
-            return _ENCODE(plain).encode()
+            return sorted_compact(plain).encode()
     except (RecursionError, UnicodeEncodeError):  # deep nesting, lone surrogates: the reference decides
         pass
     return rfc8785.dumps(value)
 
 
-# Sorted keys, no spaces, UTF-8 as is: RFC 8785's layout. Its string escapes (the short forms
-# for \b \t \n \f \r, lowercase \u00xx for other controls, nothing else escaped) are json's too.
-_ENCODE = json.JSONEncoder(ensure_ascii=False, allow_nan=False, sort_keys=True, separators=(",", ":")).encode
 _SAFE_INT = 2**53  # beyond it RFC 8785 writes numbers as ECMAScript doubles do
 _NOT_PLAIN = object()
 
@@ -98,8 +95,10 @@ def canonical_with_signature(envelope: dict[str, Any], sign: Callable[[bytes], s
 
 
 # The C encoder behind json.dumps, built once and called directly (the wrapper, which builds one
-# on every call, costs as much as the work on a message of a kilobyte): keys sorted, compact,
-# UTF-8 as is, no NaN, anything that is not JSON refused (TypeError).
+# on every call, costs as much as the work on a message of a kilobyte): keys sorted, compact and
+# UTF-8 as is, RFC 8785's layout; no NaN; anything that is not JSON refused (TypeError). Its string
+# escapes (the short forms for \b \t \n \f \r, lowercase \u00xx for other controls, nothing
+# else escaped) are RFC 8785's too.
 _SORTED_COMPACT = c_make_encoder(None, None, encode_basestring, None, ":", ",", True, False, False)
 
 
