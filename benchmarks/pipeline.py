@@ -168,7 +168,10 @@ async def measure(stack: Stack, args: argparse.Namespace, work: Path) -> dict[st
         "loadavg_1m_before_after": [load_before, load_after],
     }
     groups = {s: {"transactions": health_after[s]["db_writes"] - health_before[s]["db_writes"],
-                  "commits (fsyncs)": health_after[s]["db_commits"] - health_before[s]["db_commits"]}
+                  "commits (fsyncs)": health_after[s]["db_commits"] - health_before[s]["db_commits"],
+                  # Garbage collections by generation during the run (services/kit/gc_policy.py).
+                  "gc_collections": [a - b for a, b in zip(health_after[s]["gc"]["collections"],
+                                                           health_before[s]["gc"]["collections"], strict=True)]}
               for s in SERVICES}
     return {
         "throughput": {

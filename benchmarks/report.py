@@ -104,6 +104,9 @@ def table(report: dict[str, Any]) -> str:
     if tx:
         lines += ["", "  transactions / commits (fsyncs): " + ", ".join(
             f"{s} {v['transactions']}/{v['commits (fsyncs)']}" for s, v in tx.items())]
+        if all("gc_collections" in v for v in tx.values()):
+            lines += ["  garbage collections by generation (young, older, full): " + ", ".join(
+                f"{s} {'/'.join(map(str, v['gc_collections']))}" for s, v in tx.items())]
     b = report.get("baselines") or {}
     if b:
         k, e, st = b["kafka_raw"], b["ed25519"], b.get("event_store") or {}

@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 
 from events.secrets_store import token_digest
 from events.signing import Signer
+from services.kit import gc_policy
 from services.kit.errors import NotFound, NotYet, Refused
 from services.kit.nul_guard import RefuseNul
 from services.kit.running import Running
@@ -23,7 +24,8 @@ __all__ = ["ActorDep", "NotFound", "NotYet", "Refused", "WaitDep", "current_acto
 def service_app(title: str, runtime: Running, routers: Sequence[APIRouter],
                 health: Callable[[], Awaitable[dict[str, Any]]]) -> FastAPI:
     """A service's HTTP app: its routers, refusals that say why, and /health. Serving it runs the
-    service, unless a test has started the service itself (app.state.started_outside)."""
+    service, unless a test has started the service itself (app.state.started_outside): then, as
+    the process is now a long-running server, its garbage collector is settled (gc_policy)."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -31,7 +33,11 @@ def service_app(title: str, runtime: Running, routers: Sequence[APIRouter],
             yield
         else:
             async with runtime.running():
+                gc_policy.settle()
                 yield
+
+    async def health_and_gc() -> dict[str, Any]:
+        return {**await health(), "gc": gc_policy.stats()}
 
     app = FastAPI(title=title, lifespan=lifespan)
     app.add_middleware(RefuseNul)
@@ -39,7 +45,7 @@ def service_app(title: str, runtime: Running, routers: Sequence[APIRouter],
     install_error_handlers(app)
     for router in routers:
         app.include_router(router)
-    app.get("/health", tags=["ops"])(health)
+    app.get("/health", tags=["ops"])(health_and_gc)
     return app
 
 

@@ -21,6 +21,7 @@ from infra.demo import run_demo, table
 from infra.demo_scenarios import form
 from infra.run import _time_travel
 from infra.stack import Stack, StackConfig
+from services.kit import gc_policy
 from tests.factories import signed_issue
 from tests.integration.stack_support import (
     count_types,
@@ -157,9 +158,11 @@ async def test_every_event_delivered_twice_changes_nothing(stack):
         # Each second copy is refused and recorded (a replay, or backdated by then); nothing else moves.
         assert after[service].pop("rejections") == before[service].pop("rejections") + len(log), service
         assert after[service] == before[service], service
-    async with httpx.AsyncClient(timeout=10) as client:  # no consumer ever jumped past an offset
-        holes = {s: (await client.get(f"{stack.url(s)}/health")).json()["offset_holes"] for s in SERVICES}
-    assert holes == {s: [] for s in SERVICES}
+    async with httpx.AsyncClient(timeout=10) as client:
+        health = {s: (await client.get(f"{stack.url(s)}/health")).json() for s in SERVICES}
+    assert {s: h["offset_holes"] for s, h in health.items()} == {s: [] for s in SERVICES}  # none jumped
+    for service, h in health.items():  # served, each settled its garbage collector once started
+        assert h["gc"]["thresholds"][0] == gc_policy.YOUNG_EVERY and h["gc"]["frozen_objects"] > 10_000, service
 
 
 async def test_a_forged_event_is_rejected_with_its_reason_and_traffic_flows_on(stack, tokens):
