@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import (
 
 from services.kit import sqlite_inline
 from services.kit.group_tx import DRIVER_TRANSACTIONS, DriverGroupTx, GroupTx, SessionGroupTx, Writer, open_writer
+from services.kit.read_pool import ReadPool
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
@@ -83,6 +84,7 @@ class Database:
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
         self._group: _Group | None = None
         self._writer: Writer | None = None  # inline SQLite only: opened by the first write
+        self._readers = ReadPool(self.engine) if self._inline else None  # read_pool.py says why
         self._queued = 0  # writers waiting for the lock: they will join the open group
         self.commits = 0  # transactions committed (one per group on SQLite)
         self.writes = 0  # write() bodies that ran
@@ -198,11 +200,18 @@ class Database:
 
     @contextlib.asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
-        """A read-only session."""
+        """A read-only session: one transaction, one snapshot (on inline SQLite, a held reader's)."""
+        if self._readers is not None:
+            async with self._readers.read() as session:
+                yield session
+            return
         async with self.sessions() as session:
             yield session
 
     async def close(self) -> None:
+        if self._readers is not None:
+            with contextlib.suppress(Exception):
+                await self._readers.close()
         writer, self._writer = self._writer, None
         if writer is not None:
             with contextlib.suppress(Exception):

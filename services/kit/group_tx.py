@@ -73,13 +73,39 @@ _RECENT_WEIGHT = 0.2  # of the newest commit in the running mean: a few slow one
 
 
 @dataclass
-class Writer:
-    """The one writer connection of an inline SQLite database, held for the database's life,
-    with the one session that every write body is given."""
+class Held:
+    """A connection of an inline SQLite database held for the database's life, with the one
+    session bound to it; its transactions are begun and ended on its sqlite3 connection."""
 
     connection: AsyncConnection
     session: AsyncSession
     sqlite: sqlite3.Connection
+
+    async def close(self) -> None:
+        """Give the connection back to its pool, without the driver-transaction mark."""
+        await self.session.close()
+        self.connection.sync_connection.info.pop(DRIVER_TRANSACTIONS, None)  # type: ignore[union-attr]
+        await self.connection.close()
+
+
+async def hold(engine: AsyncEngine) -> Held:
+    """Check out a connection of an inline SQLite engine and mark it for driver transactions."""
+    connection = await engine.connect()
+    raw = await connection.get_raw_connection()
+    sqlite = sqlite_inline.inline_sqlite3(raw.driver_connection)
+    assert sqlite is not None, "an inline SQLite database's connections are made by sqlite_inline"
+    connection.sync_connection.info[DRIVER_TRANSACTIONS] = True  # type: ignore[union-attr]
+    await connection.begin()  # bookkeeping only: no BEGIN is sent (db._sqlite_begin skips it)
+    session = AsyncSession(bind=connection, expire_on_commit=False)
+    session.info[rows.INLINE_SQLITE] = sqlite  # the hot-path statements go straight to it
+    return Held(connection, session, sqlite)
+
+
+@dataclass
+class Writer(Held):
+    """The one writer connection of an inline SQLite database, with the one session that every
+    write body is given."""
+
     commit_on_worker: Callable[[], Awaitable[None]]  # aiosqlite's commit, on its worker thread
     recent_commit_s: float = 0.0  # running mean of how long a commit took, hand-off included
     commits_on_loop: int = 0
@@ -95,11 +121,6 @@ class Writer:
         took = time.perf_counter() - began
         self.recent_commit_s += _RECENT_WEIGHT * (took - self.recent_commit_s)
 
-    async def close(self) -> None:
-        """Give the connection back to its pool, without the driver-transaction mark."""
-        await self.session.close()
-        self.connection.sync_connection.info.pop(DRIVER_TRANSACTIONS, None)  # type: ignore[union-attr]
-        await self.connection.close()
 
 
 class DriverGroupTx:
@@ -139,13 +160,7 @@ class DriverGroupTx:
 
 
 async def open_writer(engine: AsyncEngine) -> Writer:
-    """Check out the writer connection of an inline SQLite engine and mark it for driver transactions."""
-    connection = await engine.connect()
-    raw = await connection.get_raw_connection()
-    sqlite = sqlite_inline.inline_sqlite3(raw.driver_connection)
-    assert sqlite is not None, "an inline SQLite database's connections are made by sqlite_inline"
-    connection.sync_connection.info[DRIVER_TRANSACTIONS] = True  # type: ignore[union-attr]
-    await connection.begin()  # bookkeeping only: no BEGIN is sent (db._sqlite_begin skips it)
-    session = AsyncSession(bind=connection, expire_on_commit=False)
-    session.info[rows.INLINE_SQLITE] = sqlite  # the hot-path statements go straight to it
-    return Writer(connection, session, sqlite, raw.driver_connection.commit)
+    """The writer of an inline SQLite engine: a held connection that commits on the worker when slow."""
+    held = await hold(engine)
+    raw = await held.connection.get_raw_connection()
+    return Writer(held.connection, held.session, held.sqlite, raw.driver_connection.commit)

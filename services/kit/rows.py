@@ -32,7 +32,7 @@ INLINE_SQLITE = "rxflow_inline_sqlite"  # session.info key: the sqlite3 connecti
 
 
 def raw_sqlite(session: AsyncSession) -> sqlite3.Connection | None:
-    """The inline sqlite3 connection under a write session, or None where Core must be used."""
+    """The inline sqlite3 connection under a write or read session, or None where Core must be used."""
     return session.info.get(INLINE_SQLITE)
 
 

@@ -45,7 +45,7 @@ async def _seen_rows(session: AsyncSession, event_ids: list[str]) -> Iterable[An
         .where(t.inbox.c.event_id.in_(event_ids)))
 
 
-async def _stream_rows(session: AsyncSession, table: Table, stream_ids: list[str]) -> Iterable[Any]:
+async def stream_rows(session: AsyncSession, table: Table, stream_ids: list[str]) -> Iterable[Any]:
     """(stream_id, event_id, raw) of the streams' events in table (inbox or events), in order."""
     order = _STREAM_ORDER[table.name]
     sqlite = raw_sqlite(session)
@@ -208,10 +208,10 @@ class EventStore:
         on_log: set[str] = set()
         for i in range(0, len(ids), 500):  # SQLite caps bound parameters
             chunk = ids[i:i + 500]
-            for stream_id, event_id, raw in await _stream_rows(session, t.inbox, chunk):
+            for stream_id, event_id, raw in await stream_rows(session, t.inbox, chunk):
                 on_log.add(event_id)
                 out[stream_id][0].append(self.parse(raw))
-            for stream_id, event_id, raw in await _stream_rows(session, t.events, chunk):
+            for stream_id, event_id, raw in await stream_rows(session, t.events, chunk):
                 if event_id not in on_log:
                     out[stream_id][1].append(self.parse(raw))
         return out

@@ -11,7 +11,9 @@ from typing import Any
 
 import httpx
 from faststream.kafka import TestKafkaBroker
+from sqlalchemy import MetaData
 
+from services.kit.db import Database
 from services.kit.service import Service
 from tests.factories import T0
 
@@ -71,3 +73,14 @@ async def run_service(
 def _metadatas(service: Service) -> tuple:
     from services.kit import tables
     return (tables.metadata, service.spec.metadata)
+
+
+@contextlib.asynccontextmanager
+async def sqlite_db(path: Path, *metadatas: MetaData) -> AsyncIterator[Database]:
+    """A Database on a SQLite file (the inline path services run on) with these tables, closed after."""
+    database = Database(f"sqlite+aiosqlite:///{path}")
+    await database.create_all(*metadatas)
+    try:
+        yield database
+    finally:
+        await database.close()

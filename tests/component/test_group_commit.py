@@ -10,6 +10,7 @@ from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, s
 from services.kit import db as kit_db
 from services.kit import group_tx
 from services.kit.db import Database
+from tests.component.harness import sqlite_db
 
 metadata = MetaData()
 notes = Table("notes", metadata, Column("id", Integer, primary_key=True), Column("text", String(20), unique=True))
@@ -17,10 +18,8 @@ notes = Table("notes", metadata, Column("id", Integer, primary_key=True), Column
 
 @pytest.fixture
 async def db(tmp_path):
-    database = Database(f"sqlite+aiosqlite:///{tmp_path}/group.db")
-    await database.create_all(metadata)
-    yield database
-    await database.close()
+    async with sqlite_db(tmp_path / "group.db", metadata) as database:
+        yield database
 
 
 async def _count(db: Database) -> int:
