@@ -122,7 +122,6 @@ class Writer(Held):
         self.recent_commit_s += _RECENT_WEIGHT * (took - self.recent_commit_s)
 
 
-
 class DriverGroupTx:
     """Straight on the sqlite3 connection: BEGIN, SAVEPOINT and COMMIT through SQLAlchemy's
     session and connection machinery cost ~370 us of Python a transaction against ~5 us in
