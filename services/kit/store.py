@@ -25,6 +25,9 @@ from services.kit.rows import insert_rows, raw_sqlite, result_converter
 _BUMP_SEQ_SQLITE = "UPDATE producer_seq SET last = last + ? WHERE producer = ? RETURNING last"
 # The store's reads inside a write, for the inline SQLite path; the Core statements below say the same.
 _SEEN_SQLITE = 'SELECT event_id, topic, "partition", "offset", received_at FROM inbox WHERE event_id IN ({marks})'
+# Our events on a stream not yet consumed back from the log (EventStore.pending says it in Core).
+_PENDING_SQLITE = ("SELECT event_id FROM events WHERE stream_id = ? AND NOT EXISTS "
+                   "(SELECT 1 FROM inbox WHERE inbox.event_id = events.event_id) ORDER BY stream_version")
 # Consumed events in log order; our own in stream order.
 _STREAM_ORDER = {"inbox": "position", "events": "stream_version"}
 
@@ -245,8 +248,11 @@ class EventStore:
 
     async def pending(self, session: AsyncSession, stream_id: str) -> list[str]:
         """Ids of this service's events on the stream not yet seen back from the log."""
-        # One statement through Core instead of two through the ORM session: 50-100 us less a call,
-        # once per dispense (its wait for the claim).
+        # Once per dispense (its wait for the claim): straight to sqlite3 where the session has it
+        # (3 % of the pharmacy's CPU went to compiling and running the Core statement below).
+        sqlite = raw_sqlite(session)
+        if sqlite is not None:
+            return [event_id for (event_id,) in sqlite.execute(_PENDING_SQLITE, (stream_id,))]
         conn = await session.connection()
         back = select(t.inbox.c.event_id).where(t.inbox.c.event_id == t.events.c.event_id).exists()
         return list((await conn.execute(

@@ -114,12 +114,16 @@ async def test_consumed_events_are_seen_once_and_folded_before_pending_ones(db, 
         assert not await store.seen(s, str(event.event_id))
         await store.record_consumed(s, event, raw, where)
         assert await store.seen(s, str(event.event_id))
-        await store.append(s, str(pid), 1, [_cancel(doctor, pid)], T0)
+        sealed = await store.append(s, str(pid), 1, [_cancel(doctor, pid)], T0)
     async with db.read() as s:
         loaded = await store.load(s, str(pid))
         pending = await store.pending(s, str(pid))
     assert [e.type for e in loaded] == ["prescription.issued", "prescription.cancelled"]
     assert pending == [str(loaded[1].event_id)]
+    async with db.write() as s:  # our cancellation comes back from the log: no longer pending
+        await store.record_consumed(s, read_verified(sealed[0]), sealed[0], Delivery("rx.events", 0, 1, T0))
+    async with db.read() as s:
+        assert await store.pending(s, str(pid)) == []
 
 
 async def test_upsert_inserts_then_replaces_a_read_model_row_with_its_types(db):
