@@ -23,7 +23,8 @@ from services.kit import tables as t
 from services.kit.rows import insert_rows, raw_sqlite, result_converter
 
 _BUMP_SEQ_SQLITE = "UPDATE producer_seq SET last = last + ? WHERE producer = ? RETURNING last"
-# The store's reads inside a write, for the inline SQLite path; the Core statements below say the same.
+# The store's reads on the inline SQLite path (write sessions and held readers alike); the Core
+# statements below say the same.
 _SEEN_SQLITE = 'SELECT event_id, topic, "partition", "offset", received_at FROM inbox WHERE event_id IN ({marks})'
 # Our events on a stream not yet consumed back from the log (EventStore.pending says it in Core).
 _PENDING_SQLITE = ("SELECT event_id FROM events WHERE stream_id = ? AND NOT EXISTS "
