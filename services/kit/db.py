@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from services.kit import sqlite_inline
-from services.kit.group_tx import DRIVER_TRANSACTIONS, DriverGroupTx, GroupTx, SessionGroupTx, Writer, open_writer
+from services.kit.group_tx import DRIVER_TRANSACTIONS, DriverGroupTx, GroupTx, SessionGroupTx, Writer, hold
 from services.kit.read_pool import ReadPool
 
 
@@ -169,7 +169,7 @@ class Database:
         if not self._inline:
             return SessionGroupTx(self.sessions())
         if self._writer is None:
-            self._writer = await open_writer(self.engine)
+            self._writer = await hold(self.engine, Writer)
         return DriverGroupTx(self._writer)
 
     async def _commit(self, group: _Group) -> None:

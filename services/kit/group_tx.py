@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeVar
 
+import aiosqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, AsyncSessionTransaction
 
 from services.kit import rows, sqlite_inline
@@ -80,6 +80,7 @@ class Held:
     connection: AsyncConnection
     session: AsyncSession
     sqlite: sqlite3.Connection
+    driver: aiosqlite.Connection  # the sqlite3 connection's own worker thread, for slow calls
 
     async def close(self) -> None:
         """Give the connection back to its pool, without the driver-transaction mark."""
@@ -88,8 +89,12 @@ class Held:
         await self.connection.close()
 
 
-async def hold(engine: AsyncEngine) -> Held:
-    """Check out a connection of an inline SQLite engine and mark it for driver transactions."""
+H = TypeVar("H", bound=Held)
+
+
+async def hold(engine: AsyncEngine, kind: type[H]) -> H:
+    """Check out a connection of an inline SQLite engine, marked for driver transactions, as a
+    `kind` (Held for a reader, Writer for the writer)."""
     connection = await engine.connect()
     raw = await connection.get_raw_connection()
     sqlite = sqlite_inline.inline_sqlite3(raw.driver_connection)
@@ -98,7 +103,7 @@ async def hold(engine: AsyncEngine) -> Held:
     await connection.begin()  # bookkeeping only: no BEGIN is sent (db._sqlite_begin skips it)
     session = AsyncSession(bind=connection, expire_on_commit=False)
     session.info[rows.INLINE_SQLITE] = sqlite  # the hot-path statements go straight to it
-    return Held(connection, session, sqlite)
+    return kind(connection, session, sqlite, raw.driver_connection)
 
 
 @dataclass
@@ -106,7 +111,6 @@ class Writer(Held):
     """The one writer connection of an inline SQLite database, with the one session that every
     write body is given."""
 
-    commit_on_worker: Callable[[], Awaitable[None]]  # aiosqlite's commit, on its worker thread
     recent_commit_s: float = 0.0  # running mean of how long a commit took, hand-off included
     commits_on_loop: int = 0
 
@@ -117,7 +121,7 @@ class Writer(Held):
             self.sqlite.commit()
             self.commits_on_loop += 1
         else:
-            await self.commit_on_worker()
+            await self.driver.commit()  # aiosqlite's commit, on its worker thread
         took = time.perf_counter() - began
         self.recent_commit_s += _RECENT_WEIGHT * (took - self.recent_commit_s)
 
@@ -157,9 +161,3 @@ class DriverGroupTx:
         if self._writer.sqlite.in_transaction:
             self._writer.sqlite.execute("ROLLBACK")
 
-
-async def open_writer(engine: AsyncEngine) -> Writer:
-    """The writer of an inline SQLite engine: a held connection that commits on the worker when slow."""
-    held = await hold(engine)
-    raw = await held.connection.get_raw_connection()
-    return Writer(held.connection, held.session, held.sqlite, raw.driver_connection.commit)

@@ -59,7 +59,7 @@ class ReadPool:
         if self._idle.empty() and self._opened < self.size:
             self._opened += 1
             try:
-                return await hold(self.engine)
+                return await hold(self.engine, Held)
             except BaseException:
                 self._opened -= 1
                 raise
