@@ -149,6 +149,11 @@ def wait_until(ready: Callable[[], bool], *, timeout: float, child: Child, what:
 # listeners take ports, and the random choice keeps two of ours apart.
 LISTEN_PORTS_FROM = 10000
 _EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+# Every port handed out by this process, never handed out again: a child binds its port only
+# once it is up, seconds later (a service after its consumers have joined), and until then a
+# later choice found it free. A stack chose its services' ports, then its broker's, and once gave
+# the prescriber's port to the broker: the prescriber then failed with "address already in use".
+_HANDED_OUT: set[int] = set()
 
 
 def ephemeral_ports_from() -> int:
@@ -170,20 +175,19 @@ def free_port_pair(offset: int) -> tuple[int, int]:
 
 
 def _free_ports(count: int, offset: int) -> list[tuple[int, int]]:
-    """count pairs (p, p + offset) of free ports (offset 0: single ports), all distinct."""
+    """count pairs (p, p + offset) of free ports (offset 0: single ports), none handed out before."""
     top = ephemeral_ports_from() - offset
     if top - LISTEN_PORTS_FROM < 100 * count:  # a machine whose ephemeral range starts low
         top = 65535 - offset
     chosen: list[tuple[int, int]] = []
-    taken: set[int] = set()
     for _ in range(200 * count):
         if len(chosen) == count:
             break
         port = random.randrange(LISTEN_PORTS_FROM, top)
         pair = {port, port + offset}
-        if not pair & taken and all(_bindable(p) for p in pair):
+        if not pair & _HANDED_OUT and all(_bindable(p) for p in pair):
             chosen.append((port, port + offset))
-            taken |= pair
+            _HANDED_OUT.update(pair)
     if len(chosen) < count:
         raise LaunchError(f"no {count} free port(s) {offset} apart on 127.0.0.1")
     return chosen

@@ -1,7 +1,9 @@
 """Ports for launched children come from below the kernel's ephemeral range (infra/procs.py says why)."""
 
+import itertools
 import socket
 
+from infra import procs
 from infra.procs import LISTEN_PORTS_FROM, ephemeral_ports_from, free_port_pair, free_ports
 
 
@@ -20,8 +22,14 @@ def test_a_port_pair_is_offset_apart_and_both_below_the_ephemeral_range():
     assert low >= LISTEN_PORTS_FROM and high < ephemeral_ports_from()
 
 
+def _unused_ports(count: int) -> list[int]:
+    """Ports free now that this process has not handed out (free_ports would never offer them)."""
+    candidates = (p for p in range(LISTEN_PORTS_FROM + 5000, 30000) if p not in procs._HANDED_OUT)
+    return list(itertools.islice((p for p in candidates if procs._bindable(p)), count))
+
+
 def test_a_port_held_by_a_listener_is_passed_over(monkeypatch):
-    held_port, other = free_ports(2)
+    held_port, other = _unused_ports(2)
     with socket.socket() as held:
         held.bind(("127.0.0.1", held_port))
         held.listen()
@@ -29,3 +37,11 @@ def test_a_port_held_by_a_listener_is_passed_over(monkeypatch):
         offers = iter([held_port, held_port, other])
         monkeypatch.setattr("infra.procs.random.randrange", lambda *_: next(offers))
         assert free_ports(1) == [other]
+
+
+def test_a_port_handed_out_once_is_never_offered_again_even_while_still_unbound(monkeypatch):
+    first, second = _unused_ports(2)
+    offers = iter([first, first, second])  # nothing binds `first` in between: a child not yet up
+    monkeypatch.setattr("infra.procs.random.randrange", lambda *_: next(offers))
+    assert free_ports(1) == [first]
+    assert free_ports(1) == [second]
