@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from events.lifecycle import Prescription, Status
 from services.delivery.domain import CodeAttempts
-from services.kit.rows import stored_utc, upsert
+from services.kit.rows import select_in, stored_utc, upsert
 
 metadata = MetaData()
 
@@ -90,9 +90,8 @@ async def get_job(session: AsyncSession, prescription_id: str) -> dict[str, Any]
 
 async def get_code_attempts(session: AsyncSession, prescription_id: str) -> CodeAttempts:
     """The job's run of wrong pickup codes (none yet: zero)."""
-    row = (await session.execute(select(code_attempts.c.wrong, code_attempts.c.last_wrong_at)
-                                 .where(code_attempts.c.prescription_id == prescription_id))).first()
-    return CodeAttempts(row.wrong, stored_utc(row.last_wrong_at)) if row else CodeAttempts()
+    found = await select_in(session, code_attempts, "prescription_id", [prescription_id])
+    return CodeAttempts(found[0].wrong, stored_utc(found[0].last_wrong_at)) if found else CodeAttempts()
 
 
 async def put_code_attempts(session: AsyncSession, prescription_id: str, attempts: CodeAttempts,

@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import functools
 import sqlite3
+from collections import namedtuple
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Column, Table, TextClause, bindparam, insert, text
+from sqlalchemy import Column, Table, TextClause, bindparam, insert, select, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -79,6 +80,20 @@ async def _on_conflict(session: AsyncSession, table: Table, rows: Sequence[dict[
                        [_bound(r, columns, converters) for r in rows])
 
 
+async def select_in(session: AsyncSession, table: Table, column: str, values: Sequence[Any]) -> list[Any]:
+    """The rows of table whose column holds one of values, each column an attribute, as Core
+    reads them (converted by its result processors): a read-model look-up inside a command."""
+    if not values:
+        return []
+    sqlite = raw_sqlite(session)
+    if sqlite is None:
+        found = await (await session.connection()).execute(select(table).where(table.c[column].in_(values)))
+        return list(found)
+    sql, row_of, converters = _select_plan(_dialect(session), table, column)
+    rows = sqlite.execute(sql.format(marks=", ".join("?" * len(values))), list(values))
+    return [row_of(*(v if f is None else f(v) for v, f in zip(r, converters, strict=True))) for r in rows]
+
+
 def result_converter(session: AsyncSession, column: Column[Any]) -> Callable[[Any], Any]:
     """What Core does to a value of column read from the database (text to datetime on SQLite),
     for rows read straight from sqlite3."""
@@ -112,6 +127,15 @@ def _converters(dialect: Dialect, table: Table, columns: tuple[str, ...]) -> tup
 @functools.cache
 def _result_processor(dialect: Dialect, column: Column[Any]) -> Converter:
     return column.type.dialect_impl(dialect).result_processor(dialect, None)
+
+
+@functools.cache
+def _select_plan(dialect: Dialect, table: Table, column: str) -> tuple[str, Any, tuple[Converter, ...]]:
+    q = dialect.identifier_preparer
+    names = tuple(c.name for c in table.columns)
+    sql = (f"SELECT {', '.join(q.quote(c) for c in names)} FROM {q.format_table(table)} "
+           f"WHERE {q.quote(column)} IN ({{marks}})")
+    return sql, namedtuple(f"{table.name}_row", names), tuple(_result_processor(dialect, c) for c in table.columns)
 
 
 @functools.cache

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from events.lifecycle import BEFORE_DISPENSE, Prescription, Status
 from events.schemas import Channel, DispensedLine, packs_of
-from services.kit.rows import insert_missing, stored_utc, upsert
+from services.kit.rows import insert_missing, select_in, stored_utc, upsert
 from services.pharmacy.domain import DispensedPack, Pharmacist, routed_to
 
 metadata = MetaData()
@@ -116,10 +116,9 @@ async def take_packs(session: AsyncSession, prescription_id: str, pharmacy_id: s
     the second insert waits for the first transaction, and its read then sees the first's row."""
     rows = _pack_rows(lines, prescription_id, pharmacy_id, at)
     await insert_missing(session, packs, rows, key="trace_code")
-    found = await session.execute(select(packs).where(packs.c.trace_code.in_([r["trace_code"] for r in rows]),
-                                                      packs.c.prescription_id != prescription_id))
+    found = await select_in(session, packs, "trace_code", [r["trace_code"] for r in rows])
     return [DispensedPack(r.trace_code, r.prescription_id, r.pharmacy_id, stored_utc(r.dispensed_at), r.split)
-            for r in found]
+            for r in found if r.prescription_id != prescription_id]
 
 
 def as_order(row: Any) -> dict[str, Any]:

@@ -65,3 +65,24 @@ async def test_a_refused_dispense_leaves_no_pack_behind(db):
             raise RuntimeError("the decision refused")  # the transaction rolls back
     async with db.write() as s:
         assert await take_packs(s, "rx-b", "pharm-renhe", lines(PACK), T0) == []
+
+
+async def test_a_pack_look_up_inside_a_write_reads_what_core_reads(db):
+    """On SQLite a write session looks packs up straight through sqlite3; a session of its own
+    goes through Core: the same rows, with their times and flags as Core converts them."""
+    from services.kit.rows import raw_sqlite, select_in, stored_utc
+    from services.pharmacy.store import packs
+
+    at = T0.replace(microsecond=654321)
+    async with db.write() as s:
+        await take_packs(s, "rx-a", "pharm-county", lines(PACK, "81234567890123450000"), at)
+    wanted = [PACK, "81234567890123450000", "81234567890123459999"]  # the last one never left
+    async with db.write() as s:
+        assert (raw_sqlite(s) is not None) == db.url.startswith("sqlite")  # the path compared below
+        inside = await select_in(s, packs, "trace_code", wanted)
+    async with db.sessions.begin() as s:  # a session of its own: always the Core path
+        assert raw_sqlite(s) is None
+        core = await select_in(s, packs, "trace_code", wanted)
+    assert sorted(map(tuple, inside)) == sorted(map(tuple, core))
+    assert {r.trace_code for r in inside} == {PACK, "81234567890123450000"}
+    assert {(r.prescription_id, r.split, stored_utc(r.dispensed_at)) for r in inside} == {("rx-a", False, at)}
