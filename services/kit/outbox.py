@@ -12,9 +12,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from faststream.kafka import KafkaBroker
 from sqlalchemy import select, update
@@ -22,9 +22,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.kit import tables as t
 from services.kit.db import Database
-from services.kit.rows import upsert
+from services.kit.rows import raw_sqlite, upsert
+from services.kit.store import consumed_ids
 
 log = logging.getLogger(__name__)
+
+# StoreEvents.pending on the inline SQLite path; the Core statements there say the same.
+_CURSOR_SQLITE = "SELECT position FROM publish_cursor WHERE topic = ?"
+_AFTER_SQLITE = "SELECT position, event_id, stream_id, raw FROM events WHERE position > ? ORDER BY position LIMIT ?"
 
 
 @dataclass(frozen=True)
@@ -54,11 +59,16 @@ class StoreEvents:
     async def pending(self, session: AsyncSession, limit: int) -> Sequence[Pending]:
         # No cursor yet (a new database, or one from before the cursor): from the start. What is
         # already on the log is recognised there by the publisher and not sent again.
-        cursor = (await session.execute(select(t.publish_cursor.c.position)
-                                        .where(t.publish_cursor.c.topic == self.topic))).scalar_one_or_none() or 0
-        rows = await session.execute(select(t.events.c.position, t.events.c.event_id, t.events.c.stream_id,
-                                            t.events.c.raw)
-                                     .where(t.events.c.position > cursor).order_by(t.events.c.position).limit(limit))
+        sqlite = raw_sqlite(session)
+        if sqlite is not None:  # straight to sqlite3 (services/kit/rows.py says why)
+            found = sqlite.execute(_CURSOR_SQLITE, (self.topic,)).fetchone()
+            rows: Iterable[Any] = sqlite.execute(_AFTER_SQLITE, (found[0] if found else 0, limit))
+        else:
+            cursor = (await session.execute(select(t.publish_cursor.c.position).where(
+                t.publish_cursor.c.topic == self.topic))).scalar_one_or_none() or 0
+            rows = await session.execute(
+                select(t.events.c.position, t.events.c.event_id, t.events.c.stream_id, t.events.c.raw)
+                .where(t.events.c.position > cursor).order_by(t.events.c.position).limit(limit))
         return [Pending(position, event_id, self.topic, stream_id, raw) for position, event_id, stream_id, raw in rows]
 
     async def published(self, session: AsyncSession, sent: Sequence[Pending]) -> None:
@@ -97,9 +107,7 @@ class Outbox:
             pending = await self.source.pending(s, self.batch)
             # A service rebuilding from the log re-derives events already there (same ids):
             # publishing them again would only put a replay on the log.
-            on_log = set((await s.execute(
-                select(t.inbox.c.event_id).where(t.inbox.c.event_id.in_([p.event_id for p in pending]))
-            )).scalars()) if pending else set()
+            on_log = await consumed_ids(s, [p.event_id for p in pending])
         if not pending:
             return 0
         sending = [p for p in pending if p.event_id not in on_log]
@@ -119,8 +127,14 @@ class Outbox:
     async def run(self, idle_poll_s: float = 0.25) -> None:
         """Publish forever; a broker error is retried, nothing is dropped."""
         while True:
+            # Cleared before the read: a commit the read may have missed calls wake() after it.
+            # So a batch is read again at once only if it was full or something committed since
+            # (reading again to find nothing was half of all reads), and a commit during an
+            # empty read wakes the wait below instead of waiting for the next poll.
+            self._wake.clear()
             try:
-                if await self.publish_pending():
+                taken = await self.publish_pending()
+                if taken >= self.batch or (taken and self._wake.is_set()):
                     continue
             except asyncio.CancelledError:
                 raise
@@ -128,7 +142,6 @@ class Outbox:
                 log.exception("outbox publish failed; retrying")
                 await asyncio.sleep(1.0)
                 continue
-            self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), idle_poll_s)
             if self.linger_s and self._wake.is_set():

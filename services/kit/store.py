@@ -26,6 +26,7 @@ _BUMP_SEQ_SQLITE = "UPDATE producer_seq SET last = last + ? WHERE producer = ? R
 # The store's reads on the inline SQLite path (write sessions and held readers alike); the Core
 # statements below say the same.
 _SEEN_SQLITE = 'SELECT event_id, topic, "partition", "offset", received_at FROM inbox WHERE event_id IN ({marks})'
+_CONSUMED_SQLITE = "SELECT event_id FROM inbox WHERE event_id IN ({marks})"
 # Our events on a stream not yet consumed back from the log (EventStore.pending says it in Core).
 _PENDING_SQLITE = ("SELECT event_id FROM events WHERE stream_id = ? AND NOT EXISTS "
                    "(SELECT 1 FROM inbox WHERE inbox.event_id = events.event_id) ORDER BY stream_version")
@@ -47,6 +48,20 @@ async def _seen_rows(session: AsyncSession, event_ids: list[str]) -> Iterable[An
     return await (await session.connection()).execute(
         select(t.inbox.c.event_id, t.inbox.c.topic, t.inbox.c.partition, t.inbox.c.offset, t.inbox.c.received_at)
         .where(t.inbox.c.event_id.in_(event_ids)))
+
+
+async def consumed_ids(session: AsyncSession, event_ids: Sequence[str]) -> set[str]:
+    """Those of these events already consumed from the log."""
+    found: set[str] = set()
+    sqlite = raw_sqlite(session)
+    for i in range(0, len(event_ids), 500):  # SQLite caps bound parameters
+        chunk = list(event_ids[i:i + 500])
+        if sqlite is not None:  # straight to sqlite3 (services/kit/rows.py says why)
+            found.update(eid for (eid,) in sqlite.execute(_CONSUMED_SQLITE.format(marks=_marks(chunk)), chunk))
+        else:
+            found.update((await (await session.connection()).execute(
+                select(t.inbox.c.event_id).where(t.inbox.c.event_id.in_(chunk)))).scalars())
+    return found
 
 
 async def stream_rows(session: AsyncSession, table: Table, stream_ids: list[str]) -> Iterable[Any]:
