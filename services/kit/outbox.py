@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.kit import tables as t
 from services.kit.db import Database
 from services.kit.rows import raw_sqlite, upsert
-from services.kit.store import consumed_ids
+from services.kit.store import first_seen_many
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +107,7 @@ class Outbox:
             pending = await self.source.pending(s, self.batch)
             # A service rebuilding from the log re-derives events already there (same ids):
             # publishing them again would only put a replay on the log.
-            on_log = await consumed_ids(s, [p.event_id for p in pending])
+            on_log = await first_seen_many(s, (p.event_id for p in pending))
         if not pending:
             return 0
         sending = [p for p in pending if p.event_id not in on_log]

@@ -26,7 +26,6 @@ _BUMP_SEQ_SQLITE = "UPDATE producer_seq SET last = last + ? WHERE producer = ? R
 # The store's reads on the inline SQLite path (write sessions and held readers alike); the Core
 # statements below say the same.
 _SEEN_SQLITE = 'SELECT event_id, topic, "partition", "offset", received_at FROM inbox WHERE event_id IN ({marks})'
-_CONSUMED_SQLITE = "SELECT event_id FROM inbox WHERE event_id IN ({marks})"
 # Our events on a stream not yet consumed back from the log (EventStore.pending says it in Core).
 _PENDING_SQLITE = ("SELECT event_id FROM events WHERE stream_id = ? AND NOT EXISTS "
                    "(SELECT 1 FROM inbox WHERE inbox.event_id = events.event_id) ORDER BY stream_version")
@@ -50,17 +49,12 @@ async def _seen_rows(session: AsyncSession, event_ids: list[str]) -> Iterable[An
         .where(t.inbox.c.event_id.in_(event_ids)))
 
 
-async def consumed_ids(session: AsyncSession, event_ids: Sequence[str]) -> set[str]:
-    """Those of these events already consumed from the log."""
-    found: set[str] = set()
-    sqlite = raw_sqlite(session)
-    for i in range(0, len(event_ids), 500):  # SQLite caps bound parameters
-        chunk = list(event_ids[i:i + 500])
-        if sqlite is not None:  # straight to sqlite3 (services/kit/rows.py says why)
-            found.update(eid for (eid,) in sqlite.execute(_CONSUMED_SQLITE.format(marks=_marks(chunk)), chunk))
-        else:
-            found.update((await (await session.connection()).execute(
-                select(t.inbox.c.event_id).where(t.inbox.c.event_id.in_(chunk)))).scalars())
+async def first_seen_many(session: AsyncSession, event_ids: Iterable[str]) -> dict[str, Delivery]:
+    """Where each of these events was first consumed from the log, for those already consumed."""
+    ids = list(dict.fromkeys(event_ids))
+    found: dict[str, Delivery] = {}
+    for i in range(0, len(ids), 500):  # SQLite caps bound parameters
+        found.update({eid: Delivery(*where) for eid, *where in await _seen_rows(session, ids[i:i + 500])})
     return found
 
 
@@ -175,11 +169,7 @@ class EventStore:
 
     async def first_seen_many(self, session: AsyncSession, event_ids: Iterable[str]) -> dict[str, Delivery]:
         """Where each of these events was first consumed, for those already consumed."""
-        ids = list(dict.fromkeys(event_ids))
-        found: dict[str, Delivery] = {}
-        for i in range(0, len(ids), 500):  # SQLite caps bound parameters
-            found.update({eid: Delivery(*where) for eid, *where in await _seen_rows(session, ids[i:i + 500])})
-        return found
+        return await first_seen_many(session, event_ids)
 
     async def record_consumed(
         self, session: AsyncSession, event: Envelope[Any], raw: bytes, where: Delivery
