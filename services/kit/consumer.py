@@ -19,7 +19,7 @@ from events.schemas import KeyRegistered, KeyRevoked
 from events.verifier import Accepted, Verifier
 from services.kit.db import Database
 from services.kit.fold_cache import FoldCache
-from services.kit.store import Delivery, EventStore
+from services.kit.store import Delivery, EventStore, first_seen_many
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +108,7 @@ class Consumer:
         async with self.db.write() as s:
             batch = _Batch()
             fresh = [r.event for r, _, _ in checked if isinstance(r, Accepted)]
-            batch.seen = await self.store.first_seen_many(s, (str(e.event_id) for e in fresh))
+            batch.seen = await first_seen_many(s, (str(e.event_id) for e in fresh))
             streams = {e.stream_id for e in fresh if str(e.event_id) not in batch.seen}
             for stream_id, (logged, pending) in (await self.store.load_many(s, streams)).items():
                 state, earlier_voids = self.folds.fold(stream_id, logged)

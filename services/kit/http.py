@@ -24,8 +24,8 @@ __all__ = ["ActorDep", "NotFound", "NotYet", "Refused", "WaitDep", "current_acto
 def service_app(title: str, runtime: Running, routers: Sequence[APIRouter],
                 health: Callable[[], Awaitable[dict[str, Any]]]) -> FastAPI:
     """A service's HTTP app: its routers, refusals that say why, and /health. Serving it runs the
-    service, unless a test has started the service itself (app.state.started_outside): then, as
-    the process is now a long-running server, its garbage collector is settled (gc_policy)."""
+    service and then, the process being a long-running server from there on, settles its garbage
+    collector (gc_policy); unless a test has started the service itself (app.state.started_outside)."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -90,8 +90,13 @@ async def select_in(session: AsyncSession, table: Table, column: str, values: Se
         found = await (await session.connection()).execute(select(table).where(table.c[column].in_(values)))
         return list(found)
     sql, row_of, converters = _select_plan(_dialect(session), table, column)
-    rows = sqlite.execute(sql.format(marks=", ".join("?" * len(values))), list(values))
+    rows = sqlite.execute(sql.format(marks=marks(values)), list(values))
     return [row_of(*(v if f is None else f(v) for v, f in zip(r, converters, strict=True))) for r in rows]
+
+
+def marks(values: Sequence[Any]) -> str:
+    """The parameter marks of an IN (...) of these values, for sqlite3."""
+    return ", ".join("?" * len(values))
 
 
 def result_converter(session: AsyncSession, column: Column[Any]) -> Callable[[Any], Any]:

@@ -20,7 +20,7 @@ from events.seal import seal
 from events.signing import Signer
 from events.verifier import read_verified
 from services.kit import tables as t
-from services.kit.rows import insert_rows, raw_sqlite, result_converter
+from services.kit.rows import insert_rows, marks, raw_sqlite, result_converter
 
 _BUMP_SEQ_SQLITE = "UPDATE producer_seq SET last = last + ? WHERE producer = ? RETURNING last"
 # The store's reads on the inline SQLite path (write sessions and held readers alike); the Core
@@ -33,17 +33,13 @@ _PENDING_SQLITE = ("SELECT event_id FROM events WHERE stream_id = ? AND NOT EXIS
 _STREAM_ORDER = {"inbox": "position", "events": "stream_version"}
 
 
-def _marks(values: Sequence[Any]) -> str:
-    return ", ".join("?" * len(values))
-
-
 async def _seen_rows(session: AsyncSession, event_ids: list[str]) -> Iterable[Any]:
     """(event_id, topic, partition, offset, received_at) of those events already consumed."""
     sqlite = raw_sqlite(session)
     if sqlite is not None:  # straight to sqlite3 (services/kit/rows.py says why)
         received_at = result_converter(session, t.inbox.c.received_at)
         return [(eid, topic, partition, offset, received_at(at)) for eid, topic, partition, offset, at
-                in sqlite.execute(_SEEN_SQLITE.format(marks=_marks(event_ids)), event_ids)]
+                in sqlite.execute(_SEEN_SQLITE.format(marks=marks(event_ids)), event_ids)]
     return await (await session.connection()).execute(
         select(t.inbox.c.event_id, t.inbox.c.topic, t.inbox.c.partition, t.inbox.c.offset, t.inbox.c.received_at)
         .where(t.inbox.c.event_id.in_(event_ids)))
@@ -64,7 +60,7 @@ async def stream_rows(session: AsyncSession, table: Table, stream_ids: list[str]
     sqlite = raw_sqlite(session)
     if sqlite is not None:  # straight to sqlite3 (services/kit/rows.py says why)
         return sqlite.execute(f"SELECT stream_id, event_id, raw FROM {table.name} "  # names are ours, not input
-                              f"WHERE stream_id IN ({_marks(stream_ids)}) ORDER BY {order}", stream_ids)
+                              f"WHERE stream_id IN ({marks(stream_ids)}) ORDER BY {order}", stream_ids)
     return await (await session.connection()).execute(
         select(table.c.stream_id, table.c.event_id, table.c.raw)
         .where(table.c.stream_id.in_(stream_ids)).order_by(table.c[order]))
@@ -166,10 +162,6 @@ class EventStore:
             .where(t.inbox.c.event_id == event_id)
         )).first()
         return Delivery(found.topic, found.partition, found.offset, found.received_at) if found else None
-
-    async def first_seen_many(self, session: AsyncSession, event_ids: Iterable[str]) -> dict[str, Delivery]:
-        """Where each of these events was first consumed, for those already consumed."""
-        return await first_seen_many(session, event_ids)
 
     async def record_consumed(
         self, session: AsyncSession, event: Envelope[Any], raw: bytes, where: Delivery

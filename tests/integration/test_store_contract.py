@@ -17,7 +17,7 @@ from infra.kafka_options import PRODUCER_OPTIONS
 from services.kit import tables
 from services.kit.db import Database
 from services.kit.outbox import Outbox, StoreEvents
-from services.kit.store import Decision, Delivery, EventStore, VersionConflict
+from services.kit.store import Decision, Delivery, EventStore, VersionConflict, first_seen_many
 from tests.factories import T0, issued
 from tests.integration.stack_support import read_log
 
@@ -189,9 +189,9 @@ async def test_reads_inside_a_write_give_what_core_reads_give(db, doctor):
         await store.append(s, str(pid), 1, [_cancel(doctor, pid)], T0)
     ids = [str(event.event_id), "never-consumed"]
     async with db.write() as s:
-        in_write = (await store.first_seen_many(s, ids), await store.load_many(s, [str(pid), "no-stream"]))
+        in_write = (await first_seen_many(s, ids), await store.load_many(s, [str(pid), "no-stream"]))
     async with db.read() as s:
-        in_read = (await store.first_seen_many(s, ids), await store.load_many(s, [str(pid), "no-stream"]))
+        in_read = (await first_seen_many(s, ids), await store.load_many(s, [str(pid), "no-stream"]))
     assert in_write == in_read
     seen, streams = in_write
     assert list(seen) == [str(event.event_id)] and (seen[str(event.event_id)].partition,
