@@ -11,7 +11,8 @@ from sqlalchemy import Boolean, Column, DateTime, Integer, MetaData, String, Tab
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from events.lifecycle import BEFORE_DISPENSE, Prescription, Status
-from events.schemas import Channel, DispensedLine, packs_of
+from events.schemas import Channel, DispensedLine, PrescriptionIssued, packs_of
+from services.kit.memo import SameObjectMemo
 from services.kit.rows import insert_missing, select_in, stored_utc, upsert
 from services.pharmacy.domain import DispensedPack, Pharmacist, routed_to
 
@@ -58,26 +59,36 @@ def _dispensed_at(state: Prescription) -> datetime | None:
     return next((h.occurred_at for h in state.history if h.type == "prescription.dispensed"), None)
 
 
-async def project(session: AsyncSession, state: Prescription) -> None:
-    """Write one prescription's order row from its folded state."""
-    issued = state.issued
-    if issued is None:  # a stream this service never saw begin; nothing to show
-        return
+def _issued_columns(issued: PrescriptionIssued) -> dict[str, Any]:
+    """The columns that come from the issued prescription alone."""
     drugs = [{"item_index": i, **item.model_dump(mode="json")} for i, item in enumerate(issued.items)]
-    await upsert(session, orders, {
-        "prescription_id": state.prescription_id,
-        "status": str(state.status),
+    return {
         "channel": issued.channel.value,
         "pharmacy_id": issued.pharmacy_id,
-        "claimed_by": state.claimed_by_pharmacy,
         "pickup_code_hash": issued.pickup_code_hash,
         "valid_until": issued.valid_until,
-        "issued_at": state.issued_at,
         "clinic_id": issued.clinic_id,
         "doctor_id": issued.doctor_id,
         "diagnoses": "、".join(f"{d.code} {d.name}" for d in issued.diagnoses),
         "drugs": json.dumps(drugs, ensure_ascii=False),
         "for_home_delivery": issued.channel == Channel.HOME_DELIVERY,
+    }
+
+
+_issued_memo: SameObjectMemo[dict[str, Any]] = SameObjectMemo()
+
+
+async def project(session: AsyncSession, state: Prescription) -> None:
+    """Write one prescription's order row from its folded state."""
+    issued = state.issued
+    if issued is None:  # a stream this service never saw begin; nothing to show
+        return
+    await upsert(session, orders, {
+        "prescription_id": state.prescription_id,
+        "status": str(state.status),
+        "claimed_by": state.claimed_by_pharmacy,
+        "issued_at": state.issued_at,
+        **_issued_memo.get(state.prescription_id, issued, lambda: _issued_columns(issued)),
         "dispensed_by": state.dispensed.pharmacy_id if state.dispensed else None,
         "dispensed_at": _dispensed_at(state),
         "version": state.version,

@@ -23,6 +23,8 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from events.lifecycle import Prescription, Status
+from events.schemas import PrescriptionIssued
+from services.kit.memo import SameObjectMemo
 from services.kit.rows import stored_utc, upsert
 
 metadata = MetaData()
@@ -70,6 +72,21 @@ def _json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True)
 
 
+def _issued_columns(issued: PrescriptionIssued) -> dict[str, Any]:
+    """The columns that come from the issued prescription alone."""
+    return {
+        "clinic_id": issued.clinic_id,
+        "doctor_id": issued.doctor_id,
+        "patient": _json(issued.patient.model_dump(mode="json", exclude={"patient_ref"})),
+        "diagnoses": _json([d.model_dump(mode="json") for d in issued.diagnoses]),
+        "drugs": _json([i.model_dump(mode="json") for i in issued.items]),
+        "valid_until": issued.valid_until,
+    }
+
+
+_issued_memo: SameObjectMemo[dict[str, Any]] = SameObjectMemo()
+
+
 async def project(session: AsyncSession, state: Prescription) -> None:
     """Write one prescription's row from its folded state."""
     issued = state.issued
@@ -81,17 +98,12 @@ async def project(session: AsyncSession, state: Prescription) -> None:
         "prescription_id": state.prescription_id,
         "status": str(state.status),
         "outcome": None if review is None else review.TYPE.removeprefix("review."),
-        "clinic_id": issued.clinic_id,
-        "doctor_id": issued.doctor_id,
-        "patient": _json(issued.patient.model_dump(mode="json", exclude={"patient_ref"})),
-        "diagnoses": _json([d.model_dump(mode="json") for d in issued.diagnoses]),
-        "drugs": _json([i.model_dump(mode="json") for i in issued.items]),
+        **_issued_memo.get(state.prescription_id, issued, lambda: _issued_columns(issued)),
         "findings": _json([f.model_dump(mode="json") for f in review.findings] if review else []),
         "rule_pack_version": review.rule_pack_version if review else None,
         "formulary_version": review.formulary_version if review else None,
         "needs_upper_review": bool(getattr(review, "needs_upper_review", False)),
         "issued_at": state.issued_at,
-        "valid_until": issued.valid_until,
         "decided_by": state.reviewer_id,
         "decided_at": decided.occurred_at if decided else None,
         "last_reason": state.last_reason,
