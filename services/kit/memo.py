@@ -17,21 +17,25 @@ from typing import Generic, TypeVar
 
 from services.kit.fold_cache import DEFAULT_STREAMS
 
+Source = TypeVar("Source")
 T = TypeVar("T")
 
 
-class SameObjectMemo(Generic[T]):
-    """derive(obj) remembered per key for as long as obj is the same object; the oldest keys go first."""
+class SameObjectMemo(Generic[Source, T]):
+    """derive(obj), remembered per key for as long as obj is the same object; the oldest keys go first.
 
-    def __init__(self, size: int = DEFAULT_STREAMS) -> None:
-        self.size = size
-        self._kept: OrderedDict[str, tuple[object, T]] = OrderedDict()
+    One memo serves one derive function, given once: a second function under the same keys and
+    objects would be handed the first one's values."""
 
-    def get(self, key: str, obj: object, derive: Callable[[], T]) -> T:
+    def __init__(self, derive: Callable[[Source], T], size: int = DEFAULT_STREAMS) -> None:
+        self.derive, self.size = derive, size
+        self._kept: OrderedDict[str, tuple[Source, T]] = OrderedDict()
+
+    def __call__(self, key: str, obj: Source) -> T:
         kept = self._kept.get(key)
         if kept is not None and kept[0] is obj:
             return kept[1]
-        value = derive()
+        value = self.derive(obj)
         self._kept[key] = (obj, value)
         self._kept.move_to_end(key)
         if len(self._kept) > self.size:

@@ -75,7 +75,7 @@ def _issued_columns(issued: PrescriptionIssued) -> dict[str, Any]:
     }
 
 
-_issued_memo: SameObjectMemo[dict[str, Any]] = SameObjectMemo()
+_issued_columns_kept: SameObjectMemo[PrescriptionIssued, dict[str, Any]] = SameObjectMemo(_issued_columns)
 
 
 async def project(session: AsyncSession, state: Prescription) -> None:
@@ -88,7 +88,7 @@ async def project(session: AsyncSession, state: Prescription) -> None:
         "status": str(state.status),
         "claimed_by": state.claimed_by_pharmacy,
         "issued_at": state.issued_at,
-        **_issued_memo.get(state.prescription_id, issued, lambda: _issued_columns(issued)),
+        **_issued_columns_kept(state.prescription_id, issued),
         "dispensed_by": state.dispensed.pharmacy_id if state.dispensed else None,
         "dispensed_at": _dispensed_at(state),
         "version": state.version,

@@ -84,7 +84,7 @@ def _issued_columns(issued: PrescriptionIssued) -> dict[str, Any]:
     }
 
 
-_issued_memo: SameObjectMemo[dict[str, Any]] = SameObjectMemo()
+_issued_columns_kept: SameObjectMemo[PrescriptionIssued, dict[str, Any]] = SameObjectMemo(_issued_columns)
 
 
 async def project(session: AsyncSession, state: Prescription) -> None:
@@ -98,7 +98,7 @@ async def project(session: AsyncSession, state: Prescription) -> None:
         "prescription_id": state.prescription_id,
         "status": str(state.status),
         "outcome": None if review is None else review.TYPE.removeprefix("review."),
-        **_issued_memo.get(state.prescription_id, issued, lambda: _issued_columns(issued)),
+        **_issued_columns_kept(state.prescription_id, issued),
         "findings": _json([f.model_dump(mode="json") for f in review.findings] if review else []),
         "rule_pack_version": review.rule_pack_version if review else None,
         "formulary_version": review.formulary_version if review else None,
