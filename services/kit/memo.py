@@ -2,7 +2,7 @@
 
 A read model is written again every time a batch touches its stream, and most of its columns
 come from the issued prescription, which never changes: the review's projection took 33 µs a
-row, most of it turning that prescription into JSON again (14 µs with it kept). The fold cache
+row, most of it turning that prescription into JSON again (12 µs with it kept). The fold cache
 (kit/fold_cache.py) hands the projection the same issued object for as long as it remembers the
 stream, so what was derived from it can be kept beside it. Nothing here can be wrong, only
 missing: a value is reused only for the object it was derived from (held here, so its identity
